@@ -1,0 +1,461 @@
+"""Generate a deterministic, synthetic vehicle-drive recording for the Data Replay demo.
+
+The recording lands in ``<root>/data/raw/drive/`` as three Parquet files (zstd):
+
+``wheel_speed.parquet`` (100 Hz, exactly ``rows`` rows)
+    ``t_s`` float64, seconds since the start of the recording; ``fl``, ``fr``, ``rl``,
+    ``rr`` float32, angular speed of the front-left, front-right, rear-left and
+    rear-right wheel in rad/s (vehicle speed = angular speed x 0.31 m rolling radius).
+``imu.parquet`` (50 Hz, ``rows // 2`` rows)
+    ``t_s``; ``ax`` (longitudinal), ``ay`` (lateral, positive to the left), ``az``
+    (vertical, gravity included) float32 in m/s²; ``yaw_rate`` float32 in rad/s,
+    positive counter-clockwise (left turn).
+``gps.parquet`` (1 Hz, ``rows // 100`` rows)
+    ``t_s``; ``lat``, ``lon`` float64 in degrees (WGS84, start near 48.137 N, 11.575 E);
+    ``speed_mps`` float32, GPS ground speed in m/s; ``hdop`` float32, horizontal
+    dilution of precision (unitless, ~0.7 good .. >3 poor).
+
+The drive is a chain of cycles: standing at a traffic light (4-45 s; the first one is a
+short start-up), pulling away at 1.0-2.6 m/s² (about one cycle in eight is a sporty
+launch at 3.3-4.0 m/s², enough to count as harsh acceleration), cruising at 8-33 m/s
+with a slow speed wobble of a few tenths of a m/s, changing speed (accelerating at
+0.8-2 m/s² or braking normally at 1-2.5 m/s²), cruising again and braking to a stop,
+normally at 1-2.5 m/s² or - in about one cycle in five, and always in the first
+cycle - hard at 4.5-7 m/s². The piecewise-constant acceleration is smoothed over
+0.6 s (limited jerk) and integrated to the speed, clipped at 0. Curves (radius
+40-600 m, lateral acceleration capped at 3.5 m/s²) give the yaw rate; heading and
+position are integrated from speed and yaw rate.
+
+Sensor models: wheels = speed / 0.31 m with a per-wheel tyre-radius error (±0.4 %),
+inner/outer and front/rear differences in curves (track 1.6 m, wheelbase 2.8 m) and
+noise (wheels read exactly 0 at standstill); IMU ax = true acceleration + small bias
++ noise, ay = yaw_rate x speed + noise, az = 9.81 + speed-dependent vibration;
+GPS position has correlated noise of about hdop metres, GPS speed noise 0.15 m/s.
+
+Defects, as found in real recordings:
+
+* timestamp jitter: wheel ±2 ms, IMU ±4 ms, GPS ±20 ms (normal, clipped), timestamps
+  rounded to 1 µs; the streams start at slightly different times;
+* dropouts: a few gaps of 0.2-3 s with missing rows in the wheel and in the IMU stream
+  (one per ~5 min, at least two each; the first is shorter than 1 s, the second
+  longer), placed outside hard-braking manoeuvres;
+* GPS gaps of 2-10 s (tunnels; one per ~7 min, at least two), with poor hdop around;
+* single-sample spikes with physically impossible values: one wheel at 350-900 rad/s
+  (sign random) and IMU values of 30-80 m/s² or 3-8 rad/s (one per ~2 min, at least
+  three per stream);
+* duplicated rows (same timestamp twice) in the wheel stream (at least two).
+
+The same ``rows`` and ``seed`` give byte-identical files. ``simulate_drive`` returns
+the tables together with the ground truth (hard brakes, dropouts, spikes) for tests.
+
+Usage: ``python scripts/generation.py [--rows N] [--seed S] [--root DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+RAW_DIR = "data/raw/drive"
+WHEEL_RATE_HZ = 100
+IMU_RATE_HZ = 50
+GPS_RATE_HZ = 1
+MIN_ROWS = 10_000
+
+WHEEL_RADIUS_M = 0.31
+TRACK_M = 1.6
+WHEELBASE_M = 2.8
+GRAVITY_MPS2 = 9.81
+START_LAT_DEG = 48.137
+START_LON_DEG = 11.575
+EARTH_RADIUS_M = 6_371_000.0
+
+# Start offsets of the streams in seconds (the loggers do not start at the same instant).
+_OFFSET_S = {"wheel_speed": 0.002, "imu": 0.007, "gps": 0.35}
+_DT = 1.0 / WHEEL_RATE_HZ  # the simulation runs on the 100 Hz wheel grid
+
+
+@dataclass
+class Drive:
+    """A simulated recording: the tables to write and the ground truth behind them."""
+
+    tables: dict[str, pa.Table]
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` samples (edges padded with edge values)."""
+    if width <= 1:
+        return x.astype(np.float64, copy=True)
+    left = width // 2
+    padded = np.pad(x.astype(np.float64), (left, width - 1 - left), mode="edge")
+    csum = np.concatenate(([0.0], np.cumsum(padded)))
+    return (csum[width:] - csum[:-width]) / width
+
+
+def _slot_starts(
+    rng: np.random.Generator,
+    lengths: np.ndarray,
+    n_samples: int,
+    rate: float,
+    forbidden: np.ndarray,
+    margin: int,
+) -> np.ndarray:
+    """Start indices of len(lengths) gaps, one per equal slot of the stream.
+
+    Each gap gets 16 random candidate positions inside its slot; the first one whose
+    time span does not touch a ``forbidden`` interval (sorted (start, end) seconds) wins.
+    """
+    n = len(lengths)
+    edges = np.linspace(margin, n_samples - margin, n + 1).astype(np.int64)
+    room = np.maximum(edges[1:] - edges[:-1] - lengths, 1)
+    cand = edges[:-1, None] + (rng.random((n, 16)) * room[:, None]).astype(np.int64)
+    t0 = cand / rate
+    t1 = (cand + lengths[:, None]) / rate
+    if len(forbidden):
+        k = np.searchsorted(forbidden[:, 1], t0, side="right")
+        hits = (k < len(forbidden)) & (forbidden[np.minimum(k, len(forbidden) - 1), 0] < t1)
+    else:
+        hits = np.zeros(cand.shape, dtype=bool)
+    best = np.argmax(~hits, axis=1)  # 0 when every candidate hits: accept it anyway
+    return cand[np.arange(n), best]
+
+
+def _spike_rows(rng: np.random.Generator, count: int, n_rows: int) -> np.ndarray:
+    """``count`` well separated row indices (one random row per equal slot)."""
+    edges = np.linspace(50, n_rows - 50, count + 1).astype(np.int64)
+    return edges[:-1] + (rng.random(count) * (edges[1:] - edges[:-1])).astype(np.int64)
+
+
+def _jittered_times(
+    rng: np.random.Generator, n: int, rate: float, offset: float, sigma: float, limit: float
+) -> np.ndarray:
+    """Nominal sample times plus clipped normal jitter, rounded to microseconds."""
+    jitter = np.clip(rng.normal(0.0, sigma, n), -limit, limit)
+    return np.round(offset + np.arange(n) / rate + jitter, 6)
+
+
+def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, np.ndarray]:
+    """Vehicle motion on the 100 Hz grid plus the hard-brake intervals."""
+    n = int(np.ceil(duration_s * WHEEL_RATE_HZ)) + 1
+    t = np.arange(n) * _DT
+
+    # --- speed profile: cycles of stop / pull away / cruise / change / cruise / brake.
+    # A cycle lasts at least ~20 s, so this many cycles always covers the drive.
+    k = int(duration_s // 20) + 2
+    stop = rng.uniform(4.0, 45.0, k)
+    stop[0] = rng.uniform(3.0, 6.0)
+    v1 = rng.uniform(8.0, 33.0, k)
+    v2 = rng.uniform(8.0, 33.0, k)
+    sporty = rng.random(k) < 0.12
+    launch = np.where(sporty, rng.uniform(3.3, 4.0, k), rng.uniform(1.0, 2.6, k))
+    v1 = np.where(sporty, np.minimum(v1, rng.uniform(14.0, 20.0, k)), v1)
+    cruise1 = rng.uniform(5.0, 40.0, k)
+    cruise2 = rng.uniform(5.0, 40.0, k)
+    change = np.where(v2 > v1, rng.uniform(0.8, 2.0, k), rng.uniform(1.0, 2.5, k))
+    hard = rng.random(k) < 0.2
+    hard[0] = True
+    v2 = np.where(hard, np.maximum(v2, rng.uniform(14.0, 30.0, k)), v2)
+    brake = np.where(hard, rng.uniform(4.5, 7.0, k), rng.uniform(1.0, 2.5, k))
+
+    durations = np.stack(
+        [stop, v1 / launch, cruise1, np.abs(v2 - v1) / change, cruise2, v2 / brake], axis=1
+    )
+    zeros = np.zeros(k)
+    speeds = np.stack([zeros, zeros, v1, v1, v2, v2], axis=1)
+    knot_t = np.concatenate(([0.0], np.cumsum(durations.ravel())))
+    knot_v = np.concatenate((speeds.ravel(), [0.0]))
+    v_lin = np.interp(t, knot_t, knot_v)
+
+    # Slow speed wobble while cruising (phases 2 and 4 of a cycle), faded in and out.
+    phase = (np.searchsorted(knot_t, t, side="right") - 1) % 6
+    cruising = _moving_average(((phase == 2) | (phase == 4)).astype(np.float64), 300)
+    periods = rng.uniform(7.0, 40.0, 3)
+    shifts = rng.uniform(0.0, 2 * np.pi, 3)
+    wobble = sum(0.15 * np.sin(2 * np.pi * t / p + s) for p, s in zip(periods, shifts))
+    v_profile = v_lin + cruising * wobble
+
+    # Speed = integral of the jerk-limited (smoothed) acceleration, clipped at 0.
+    accel_steps = np.diff(v_profile, prepend=0.0) / _DT
+    accel = _moving_average(accel_steps, int(0.6 * WHEEL_RATE_HZ) + 1)
+    speed = np.maximum(np.cumsum(accel) * _DT, 0.0)
+    accel = np.gradient(speed, _DT)
+
+    # --- curves: straights and arcs of random radius, eased in over 3 s.
+    m = int(duration_s // 4) + 2
+    bounds = np.concatenate(([0.0], np.cumsum(rng.uniform(4.0, 30.0, m))))
+    radius = rng.uniform(40.0, 600.0, m) * rng.choice([-1.0, 1.0], m)
+    curvature = np.where(rng.random(m) < 0.45, 1.0 / radius, 0.0)
+    kappa = _moving_average(curvature[np.searchsorted(bounds, t, side="right") - 1], 300)
+    kappa_max = 3.5 / np.maximum(speed, 1.0) ** 2  # keep |ay| below 3.5 m/s²
+    yaw_rate = np.clip(kappa, -kappa_max, kappa_max) * speed
+
+    heading = rng.uniform(0.0, 2 * np.pi) + np.cumsum(yaw_rate) * _DT
+    north = np.cumsum(speed * np.cos(heading)) * _DT
+    east = np.cumsum(speed * np.sin(heading)) * _DT
+
+    brake_end = knot_t[6::6][: k]
+    brake_start = brake_end - durations[:, 5]
+    inside = hard & (brake_end <= duration_s)
+    hard_brakes = np.stack([brake_start[inside], brake_end[inside], brake[inside]], axis=1)
+    return {
+        "t": t,
+        "speed": speed,
+        "accel": accel,
+        "yaw_rate": yaw_rate,
+        "north": north,
+        "east": east,
+        "hard_brakes": hard_brakes,
+    }
+
+
+def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
+    """Simulate the drive and its three sensor streams (nothing is written)."""
+    if rows < MIN_ROWS:
+        raise ValueError(f"rows must be at least {MIN_ROWS}, got {rows}")
+    rng = np.random.default_rng(seed)
+    nominal_s = rows / WHEEL_RATE_HZ
+
+    # --- defect budget first: it decides how long each stream has to run.
+    n_drop = max(2, round(nominal_s / 300))
+    wheel_gap = rng.uniform(0.2, 3.0, n_drop)
+    imu_gap = rng.uniform(0.2, 3.0, n_drop)
+    for gaps in (wheel_gap, imu_gap):  # one gap that can be bridged, one that cannot
+        gaps[0] = rng.uniform(0.3, 0.9)
+        gaps[1] = rng.uniform(1.5, 3.0)
+    wheel_gap_n = np.round(wheel_gap * WHEEL_RATE_HZ).astype(np.int64)
+    imu_gap_n = np.round(imu_gap * IMU_RATE_HZ).astype(np.int64)
+    gps_gap_n = rng.integers(2, 11, max(2, round(nominal_s / 400)))
+    n_dup = max(2, round(nominal_s / 500))
+    n_spikes = max(3, round(nominal_s / 120))
+
+    n_wheel = rows + int(wheel_gap_n.sum()) - n_dup
+    n_imu = rows // 2 + int(imu_gap_n.sum())
+    n_gps = rows // 100 + int(gps_gap_n.sum())
+    end_s = max(
+        _OFFSET_S["wheel_speed"] + n_wheel / WHEEL_RATE_HZ,
+        _OFFSET_S["imu"] + n_imu / IMU_RATE_HZ,
+        _OFFSET_S["gps"] + n_gps / GPS_RATE_HZ,
+    )
+    motion = _simulate_motion(rng, end_s + 1.0)
+    t_m = motion["t"]
+    avoid = motion["hard_brakes"][:, :2] + np.array([-2.0, 2.0])
+
+    def sample(name: str, times: np.ndarray) -> np.ndarray:
+        return np.interp(times, t_m, motion[name])
+
+    # --- wheel speeds -------------------------------------------------------------
+    t_w = _jittered_times(rng, n_wheel, WHEEL_RATE_HZ, _OFFSET_S["wheel_speed"], 4e-4, 2e-3)
+    v = sample("speed", t_w)
+    yaw = sample("yaw_rate", t_w)
+    half_track = 0.5 * TRACK_M * yaw  # left wheels are inner wheels in a left turn
+    front = np.hypot(v, yaw * WHEELBASE_M)  # the front axle runs on a larger radius
+    moving = v > 0.05
+    wheels = {}
+    for name, base, side in (("fl", front, -1), ("fr", front, 1), ("rl", v, -1), ("rr", v, 1)):
+        scale = 1.0 + rng.uniform(-0.004, 0.004)
+        omega = (base + side * half_track) / (WHEEL_RADIUS_M * scale)
+        omega += rng.normal(0.0, 0.03, n_wheel) * moving
+        wheels[name] = np.maximum(omega, 0.0)
+
+    starts = _slot_starts(rng, wheel_gap_n, n_wheel, WHEEL_RATE_HZ, avoid, 200)
+    keep = np.ones(n_wheel, dtype=bool)
+    for s, length in zip(starts, wheel_gap_n):
+        keep[s : s + length] = False
+    wheel_drop = np.stack([t_w[starts], t_w[starts + wheel_gap_n - 1]], axis=1)
+    t_w = t_w[keep]
+    wheels = {name: w[keep] for name, w in wheels.items()}
+
+    spike_rows = _spike_rows(rng, n_spikes, len(t_w))
+    spike_wheel = rng.integers(0, 4, n_spikes)
+    spike_val = rng.uniform(350.0, 900.0, n_spikes) * rng.choice([-1.0, 1.0], n_spikes)
+    for i, name in enumerate(("fl", "fr", "rl", "rr")):
+        hit = spike_wheel == i
+        wheels[name][spike_rows[hit]] = spike_val[hit]
+    wheel_spikes = t_w[spike_rows]
+
+    # Duplicate a few rows (logger wrote the same sample twice), away from the spikes.
+    dup_rows = _spike_rows(rng, n_dup, len(t_w)) + 7
+    repeat = np.ones(len(t_w), dtype=np.int64)
+    repeat[dup_rows] = 2
+    duplicates = t_w[dup_rows]
+    t_w = np.repeat(t_w, repeat)
+    wheel_cols = {name: np.repeat(w, repeat).astype(np.float32) for name, w in wheels.items()}
+    wheel_table = pa.table({"t_s": t_w, **wheel_cols})
+
+    # --- IMU ----------------------------------------------------------------------
+    t_i = _jittered_times(rng, n_imu, IMU_RATE_HZ, _OFFSET_S["imu"], 8e-4, 4e-3)
+    v = sample("speed", t_i)
+    yaw = sample("yaw_rate", t_i)
+    bias = rng.uniform(-0.08, 0.08, 3)
+    imu = {
+        "ax": sample("accel", t_i) + bias[0] + rng.normal(0.0, 1.0, n_imu) * (0.06 + 0.002 * v),
+        "ay": yaw * v + bias[1] + rng.normal(0.0, 1.0, n_imu) * (0.06 + 0.002 * v),
+        "az": GRAVITY_MPS2 + bias[2] + rng.normal(0.0, 1.0, n_imu) * (0.04 + 0.004 * v),
+        "yaw_rate": yaw + rng.uniform(-0.002, 0.002) + rng.normal(0.0, 0.003, n_imu),
+    }
+    starts = _slot_starts(rng, imu_gap_n, n_imu, IMU_RATE_HZ, avoid, 100)
+    keep = np.ones(n_imu, dtype=bool)
+    for s, length in zip(starts, imu_gap_n):
+        keep[s : s + length] = False
+    imu_drop = np.stack([t_i[starts], t_i[starts + imu_gap_n - 1]], axis=1)
+    t_i = t_i[keep]
+    imu = {name: x[keep] for name, x in imu.items()}
+
+    spike_rows = _spike_rows(rng, n_spikes, len(t_i))
+    spike_col = rng.integers(0, 4, n_spikes)
+    sign = rng.choice([-1.0, 1.0], n_spikes)
+    accel_spike = rng.uniform(30.0, 80.0, n_spikes) * sign
+    yaw_spike = rng.uniform(3.0, 8.0, n_spikes) * sign
+    for i, name in enumerate(("ax", "ay", "az", "yaw_rate")):
+        hit = spike_col == i
+        imu[name][spike_rows[hit]] = (yaw_spike if name == "yaw_rate" else accel_spike)[hit]
+    imu_spikes = t_i[spike_rows]
+    imu_table = pa.table({"t_s": t_i, **{k: x.astype(np.float32) for k, x in imu.items()}})
+
+    # --- GPS ----------------------------------------------------------------------
+    t_g = _jittered_times(rng, n_gps, GPS_RATE_HZ, _OFFSET_S["gps"], 2e-3, 2e-2)
+    hdop = 0.9 + 0.5 * np.abs(_moving_average(rng.normal(0.0, 1.0, n_gps), 30)) * 5.5
+    starts = _slot_starts(rng, gps_gap_n, n_gps, GPS_RATE_HZ, np.empty((0, 2)), 5)
+    keep = np.ones(n_gps, dtype=bool)
+    near_gap = np.zeros(n_gps, dtype=bool)
+    for s, length in zip(starts, gps_gap_n):
+        keep[s : s + length] = False
+        near_gap[max(s - 3, 0) : s + length + 3] = True
+    hdop = np.where(near_gap, hdop + rng.uniform(1.5, 3.0, n_gps), hdop)
+    gps_gap = np.stack([t_g[starts], t_g[starts + gps_gap_n - 1]], axis=1)
+
+    # Position error: correlated over ~5 s, about hdop metres.
+    err = [_moving_average(rng.normal(0.0, 2.2, n_gps), 5) * hdop for _ in range(2)]
+    north = sample("north", t_g) + err[0]
+    east = sample("east", t_g) + err[1]
+    lat = START_LAT_DEG + np.degrees(north / EARTH_RADIUS_M)
+    lon = START_LON_DEG + np.degrees(east / (EARTH_RADIUS_M * np.cos(np.radians(START_LAT_DEG))))
+    gps_speed = np.maximum(sample("speed", t_g) + rng.normal(0.0, 0.15, n_gps), 0.0)
+    gps_table = pa.table(
+        {
+            "t_s": t_g[keep],
+            "lat": np.round(lat[keep], 7),
+            "lon": np.round(lon[keep], 7),
+            "speed_mps": gps_speed[keep].astype(np.float32),
+            "hdop": np.round(hdop[keep], 1).astype(np.float32),
+        }
+    )
+
+    truth = {
+        "hard_brakes": motion["hard_brakes"],  # (start s, end s, deceleration m/s²)
+        "wheel_dropouts": wheel_drop,  # (first missing t, last missing t)
+        "imu_dropouts": imu_drop,
+        "gps_gaps": gps_gap,
+        "wheel_spikes": wheel_spikes,  # t_s of rows with a spike
+        "imu_spikes": imu_spikes,
+        "wheel_duplicates": duplicates,  # t_s written twice
+    }
+    return Drive(
+        tables={"wheel_speed": wheel_table, "imu": imu_table, "gps": gps_table}, truth=truth
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry to disk (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Delete temp/old folders left behind by interrupted runs of dead processes."""
+    for leftover in parent.glob(f".{name}.*-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def generate(root: Path, *, rows: int = 100_000, seed: int = 42) -> list[Path]:
+    """Write the recording to ``root/RAW_DIR`` atomically and return the file paths.
+
+    The files are built in a hidden sibling folder, fsynced and swapped into place,
+    so readers see either the previous recording or the complete new one.
+    """
+    drive = simulate_drive(rows, seed)
+    target = Path(root) / RAW_DIR
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(parent, target.name)
+    tmp = parent / f".{target.name}.tmp-{os.getpid()}"
+    old = parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for name, table in drive.tables.items():
+            with open(tmp / f"{name}.parquet", "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            old.rename(target)  # put the previous recording back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return [target / f"{name}.parquet" for name in drive.tables]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="wheel-speed rows at 100 Hz (default 100000)"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="project folder; files go to ROOT/" + RAW_DIR,
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        paths = generate(args.root, rows=args.rows, seed=args.seed)
+    except ValueError as exc:
+        parser.error(str(exc))
+    elapsed = time.perf_counter() - started
+    for path in paths:
+        print(f"{path}  {pq.ParquetFile(path).metadata.num_rows:>10,} rows")
+    print(f"generated in {elapsed:.2f} s (seed {args.seed})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""``python -m datareplay`` runs the command line."""
+
+from datareplay.cli import run
+
+run()

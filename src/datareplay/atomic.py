@@ -1,0 +1,89 @@
+"""Atomic file replacement: a reader sees the complete old file or the complete new one.
+
+A new version is written to a temporary file in the target's own folder (same file
+system, so the rename is atomic), flushed and fsynced, renamed over the target, and the
+folder is fsynced so the rename itself survives a crash. Temporary files carry a fixed
+marker in their name so that leftovers of a killed process can be swept later.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TMP_MARKER = ".dr-tmp-"
+
+
+def temp_path_for(target: Path) -> Path:
+    """A fresh temporary path beside ``target``, recognisable by ``TMP_MARKER``."""
+    return target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def is_temp_path(path: Path) -> bool:
+    return TMP_MARKER in path.name
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a directory so that renames inside it are durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_target(target: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``target`` atomically.
+
+    On any exception (including KeyboardInterrupt) the temporary file is removed and the
+    old ``target``, if any, is left untouched.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(target)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Replace ``target`` with ``data`` atomically."""
+    with atomic_target(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_with(target: Path, writer: Callable[[Path], None]) -> None:
+    """Replace ``target`` with whatever ``writer(tmp_path)`` writes, atomically."""
+    with atomic_target(target) as tmp:
+        writer(tmp)
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Delete temporary files left in ``folder`` (recursively) by killed writers.
+
+    Only call this while holding the lock that excludes other writers of ``folder``.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(f"*{TMP_MARKER}*"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,209 @@
+"""The one extension point: a plugin is a ``BasePlugin`` subclass with a ``run`` method.
+
+A plugin declares what it reads, what it writes and which parameters it takes, all on
+the class, and implements ``run``::
+
+    class EventDetector(BasePlugin):
+        \"\"\"Find hard-braking events in the feature table.\"\"\"
+
+        inputs = {"features": "Per-sample speed, acceleration and jerk."}
+        outputs = {"events": "One row per detected event."}
+
+        threshold = Param(-3.0, "Deceleration below which braking is hard, in m/s².")
+
+        def run(self, hub: DataHub) -> None:
+            features = hub["features"]
+            hub["events"] = features[features["accel_mps2"] < self.threshold]
+
+Params are read as attributes (``self.threshold``); the values come from the class
+defaults, overridden by the ``params`` of the pipeline step in case.yaml. A plugin
+module must not do expensive work at import time.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, overload
+
+from datareplay.errors import ConfigError, PluginDefinitionError, did_you_mean
+
+if TYPE_CHECKING:
+    from datareplay.data_hub import DataHub
+
+_REQUIRED: Any = object()
+_TYPES: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "list",
+    dict: "dict",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared plugin parameter: default, description and type.
+
+    The type is taken from the default unless given; ``Param(required=True, ...)`` has
+    no default and must be set in case.yaml. ``choices`` restricts the allowed values.
+    """
+
+    default: Any = None
+    description: str = ""
+    type: type | None = None
+    choices: tuple[Any, ...] | None = None
+    required: bool = False
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.type is None:
+            if self.default is None:
+                if not self.required:
+                    raise PluginDefinitionError(
+                        "a Param with default None needs an explicit type=... or required=True"
+                    )
+            else:
+                object.__setattr__(self, "type", type(self.default))
+        if self.type is not None and self.type not in _TYPES:
+            raise PluginDefinitionError(
+                f"Param type {self.type!r} is not supported; use one of "
+                f"{', '.join(_TYPES.values())}"
+            )
+
+    @property
+    def type_name(self) -> str:
+        return _TYPES[self.type] if self.type is not None else "any"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Param: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> Any: ...
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__["_param_values"][self.name]
+
+    def coerce(self, value: Any, *, where: str) -> Any:
+        """Return ``value`` checked against the declared type (ints widen to float)."""
+        expected = self.type
+        if expected is None:
+            return value
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = isinstance(value, expected) and not (
+            expected in (int, float) and isinstance(value, bool)
+        )
+        if not ok:
+            raise ConfigError(
+                f"{where}: param '{self.name}' must be {self.type_name}, got "
+                f"{type(value).__name__} {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            options = ", ".join(repr(c) for c in self.choices)
+            raise ConfigError(
+                f"{where}: param '{self.name}' must be one of {options}, got {value!r}"
+            )
+        return value
+
+
+class BasePlugin:
+    """Base class of every processing step.
+
+    Subclasses set ``inputs`` and ``outputs`` (mappings of port name to description),
+    declare parameters as ``Param`` class attributes and implement ``run``.
+    """
+
+    inputs: ClassVar[Mapping[str, str]] = {}
+    outputs: ClassVar[Mapping[str, str]] = {}
+    params: ClassVar[Mapping[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        collected: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Param):
+                    collected[name] = value
+        cls.params = collected
+
+    def __init__(self, *, params: Mapping[str, Any] | None = None, step: str = "") -> None:
+        self.step = step or type(self).__name__
+        self.__dict__["_param_values"] = self.resolve_params(params or {}, where=self.step)
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+        """Merge ``given`` over the declared defaults, checking names and types."""
+        unknown = [name for name in given if name not in cls.params]
+        if unknown:
+            name = unknown[0]
+            known = ", ".join(cls.params) or "none"
+            raise ConfigError(
+                f"{where}: unknown param '{name}' for plugin {cls.__name__}"
+                f"{did_you_mean(name, cls.params)} (known params: {known})"
+            )
+        values: dict[str, Any] = {}
+        for name, spec in cls.params.items():
+            if name in given:
+                values[name] = spec.coerce(given[name], where=where)
+            elif spec.required:
+                raise ConfigError(
+                    f"{where}: plugin {cls.__name__} needs param '{name}' "
+                    f"({spec.description or spec.type_name}); set it under params:"
+                )
+            else:
+                values[name] = spec.default
+        return values
+
+    @property
+    def param_values(self) -> dict[str, Any]:
+        """The resolved parameter values of this instance."""
+        return dict(self.__dict__["_param_values"])
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring."""
+        doc = inspect.getdoc(cls) or ""
+        return doc.splitlines()[0].strip() if doc else ""
+
+    @classmethod
+    def description(cls) -> str:
+        """The class docstring after its first paragraph."""
+        doc = inspect.getdoc(cls) or ""
+        parts = doc.split("\n\n", 1)
+        return parts[1].strip() if len(parts) > 1 else ""
+
+    def run(self, hub: DataHub) -> None:
+        """Read the declared inputs from ``hub``, compute, write the declared outputs."""
+        raise NotImplementedError
+
+
+def check_plugin_class(cls: type, *, origin: str) -> None:
+    """Raise PluginDefinitionError when ``cls`` breaks the plugin contract."""
+    name = cls.__name__
+    if not (isinstance(cls, type) and issubclass(cls, BasePlugin)):
+        raise PluginDefinitionError(f"{origin}: {name} is not a BasePlugin subclass")
+    if cls.run is BasePlugin.run:
+        raise PluginDefinitionError(f"{origin}: plugin {name} does not implement run(self, hub)")
+    if not cls.summary():
+        raise PluginDefinitionError(
+            f"{origin}: plugin {name} has no docstring; its first line is the summary in PLUGINS.md"
+        )
+    for kind in ("inputs", "outputs"):
+        ports = getattr(cls, kind)
+        if not isinstance(ports, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in ports.items()
+        ):
+            raise PluginDefinitionError(
+                f"{origin}: {name}.{kind} must be a mapping of port name to description"
+            )
+    both = set(cls.inputs) & set(cls.outputs)
+    if both:
+        raise PluginDefinitionError(
+            f"{origin}: {name} declares '{sorted(both)[0]}' as both input and output"
+        )

@@ -1,0 +1,226 @@
+"""The command line: ``datareplay ...`` and ``python run.py ...`` are the same program.
+
+Only click and the standard library are imported at start-up; everything that touches
+data (pandas, pyarrow, plugins) is imported inside the command that needs it, so
+``--help`` and ``--version`` stay instant.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from datareplay import __version__
+from datareplay.errors import DataReplayError, ExitCode
+
+if TYPE_CHECKING:
+    from datareplay.data_hub import DataHub
+    from datareplay.session import Session
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _State:
+    """Options of the group, and the session built from them on first use."""
+
+    def __init__(self, project: str | None, debug: bool, prog: str) -> None:
+        self.project_option = project
+        self.debug = debug
+        self.prog = prog
+        self._session: Session | None = None
+
+    def session(self) -> Session:
+        if self._session is None:
+            from datareplay.project import default_project
+            from datareplay.session import Session
+
+            session = Session(default_project(self.project_option), command_hint=self.prog)
+            session.config.configure_logging(debug=self.debug)
+            self._session = session
+        return self._session
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="datareplay")
+@click.option(
+    "--project",
+    metavar="DIR",
+    envvar="DATAREPLAY_PROJECT",
+    help="Project folder (default: found from the current folder upward).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
+    """Data Replay: rerun recorded data through processing plugins, traceably.
+
+    \b
+    Examples:
+      python run.py pipeline --case demo
+      python run.py pipeline --case my_case --template demo
+      python run.py plugin SignalAligner --case demo
+    """
+    ctx.obj = _State(project, debug, ctx.find_root().info_name or "datareplay")
+
+
+@cli.command()
+@click.option("--case", "case", required=True, help="Case to run (cases/<CASE>/case.yaml).")
+@click.option("--template", metavar="T", help="Create the case from templates/<T>_case.yaml first.")
+@pass_state
+def pipeline(state: _State, case: str, template: str | None) -> None:
+    """Run the whole pipeline of a case."""
+    session = state.session()
+    if template is not None:
+        created = session.project.create_case(case, template)
+        where = session.project.relative(session.project.case_dir(case))
+        if created:
+            click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
+    result = session.run_pipeline(case)
+    click.echo(
+        f"run {result.run_id} of case '{case}' finished: {len(result.steps)} steps "
+        f"in {result.seconds:.2f} s"
+    )
+    click.echo(render_summary(result.hub, session.project.root))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--case", "case", required=True, help="Case whose pipeline holds the plugin.")
+@pass_state
+def plugin(state: _State, name: str, case: str) -> None:
+    """Run one plugin (step) of a case alone, from persisted inputs."""
+    session = state.session()
+    result = session.run_plugin(case, name)
+    step = result.steps[0]
+    click.echo(
+        f"run {result.run_id}: step '{step.name}' of case '{case}' finished "
+        f"in {step.seconds:.2f} s"
+    )
+    click.echo(render_summary(result.hub, session.project.root))
+
+
+@cli.command("generate-data")
+@click.option("--rows", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="Rows of the main recording (wheel speed, 100 Hz).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@pass_state
+def generate_data(state: _State, rows: int, seed: int) -> None:
+    """Clean and regenerate the demo raw data (deterministic for a seed)."""
+    from datareplay.data_generation import generate_data as generate
+
+    session = state.session()
+    paths = generate(session.project, rows=rows, seed=seed)
+    for path in paths:
+        size = path.stat().st_size
+        click.echo(f"wrote {session.project.relative(path)} ({_size(size)})")
+
+
+@cli.command("generate-docs")
+@click.option("--check", is_flag=True, help="Exit 1 if PLUGINS.md is not up to date.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of PLUGINS.md at the project root.")
+@pass_state
+def generate_docs(state: _State, check: bool, output: Path | None) -> None:
+    """Write PLUGINS.md from the plugins' docstrings and declarations."""
+    from datareplay.config_manager import GLOBAL_FILE
+    from datareplay.docs import render
+    from datareplay.safe_yaml import load_yaml
+
+    session = state.session()
+    folders: list[str] | None = None
+    global_file = session.project.config_dir / GLOBAL_FILE
+    if global_file.is_file():
+        data = load_yaml(global_file, display=session.project.relative(global_file)).data
+        if isinstance(data, dict):
+            folders = (data.get("plugins") or {}).get("paths")
+    registry = session.registry(folders)
+    text = render(registry.infos())
+    target = output or session.project.root / "PLUGINS.md"
+    for info in registry.infos():
+        if not info.ok:
+            click.echo(f"warning: {info.error}", err=True)
+    if check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if current != text:
+            click.echo(
+                f"{session.project.relative(target)} is stale; run '{state.prog} generate-docs'",
+                err=True,
+            )
+            raise SystemExit(ExitCode.RUN_FAILED)
+        click.echo(f"{session.project.relative(target)} is up to date")
+        return
+    from datareplay.atomic import atomic_write_bytes
+
+    atomic_write_bytes(target, text.encode("utf-8"))
+    click.echo(f"wrote {session.project.relative(target)} ({len(registry.names())} plugins)")
+
+
+def render_summary(hub: DataHub, root: Path) -> str:
+    """The DataHub's final state as a plain-text table."""
+    rows = [("data source", "status", "shape / type", "size", "path")]
+    for item in hub.summary():
+        size = _size(item.size_bytes) if item.size_bytes is not None else ""
+        rows.append((item.name, item.status.value, item.kind, size, hub.relative(item.path)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
+    """Run the command line; return the exit code instead of exiting."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        _error(exc.format_message().replace("\n", " ") + hint)
+        return ExitCode.USAGE_ERROR
+    except click.Abort:
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except DataReplayError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
+        return exc.exit_code
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else ExitCode.RUN_FAILED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        return ExitCode.RUN_FAILED
+    return ExitCode.OK
+
+
+def _error(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+
+
+def run(argv: Any = None) -> None:
+    """Console-script entry point."""
+    sys.exit(main(argv))

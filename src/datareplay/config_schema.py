@@ -1,0 +1,132 @@
+"""The shape of the merged configuration (global.yaml with case.yaml over it).
+
+Unknown keys are errors everywhere, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+from datareplay.formats import ALIASES, FORMATS
+from datareplay.errors import UnsafeNameError
+from datareplay.names import check_name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSettings(_Strict):
+    name: StrictStr = "datareplay-project"
+
+
+class DataSettings(_Strict):
+    default_format: StrictStr = "parquet"
+    case_folder: StrictStr = "data"
+    raw_root: StrictStr = "data/raw"
+    allowed_roots: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("default_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        return _check_format(value)
+
+
+class PluginSettings(_Strict):
+    paths: list[StrictStr] = Field(default_factory=lambda: ["modules"])
+
+
+class RunSettings(_Strict):
+    release_memory: StrictBool = True
+
+
+class DataSourceConfig(_Strict):
+    format: StrictStr | None = None
+    path: StrictStr | None = None
+    read_only: StrictBool = False
+    trusted: StrictBool = False
+    description: StrictStr = ""
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        return None if value is None else _check_format(value)
+
+
+class StepConfig(_Strict):
+    plugin: StrictStr
+    name: StrictStr | None = None
+    inputs: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    outputs: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    params: dict[StrictStr, Any] = Field(default_factory=dict)
+
+    @property
+    def step_name(self) -> str:
+        return self.name or self.plugin
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        return None if value is None else _safe_name(value, kind="step")
+
+
+class Settings(_Strict):
+    """The merged configuration of one case."""
+
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    description: StrictStr = ""
+    data_sources: dict[StrictStr, DataSourceConfig] = Field(default_factory=dict)
+    pipeline: list[StepConfig] = Field(default_factory=list)
+
+    @field_validator("data_sources")
+    @classmethod
+    def _safe_source_names(
+        cls, value: dict[str, DataSourceConfig]
+    ) -> dict[str, DataSourceConfig]:
+        for name in value:
+            _safe_name(name, kind="data source")
+        return value
+
+
+def _safe_name(value: str, *, kind: str) -> str:
+    try:
+        return check_name(value, kind=kind)
+    except UnsafeNameError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_format(value: str) -> str:
+    value = ALIASES.get(value, value)
+    if value not in FORMATS:
+        raise ValueError(f"unknown format '{value}'; use one of {', '.join(FORMATS)}")
+    return value
+
+
+def known_keys(path: tuple[str | int, ...]) -> list[str]:
+    """Field names allowed at ``path`` of the merged config (for "did you mean")."""
+    model: type[BaseModel] | None = Settings
+    for part in path:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a key of a dict-valued field, e.g. a data-source name
+            continue
+        annotation = field.annotation
+        model = _model_of(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

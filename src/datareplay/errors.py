@@ -1,0 +1,118 @@
+"""Every error Data Replay raises on purpose, and the exit code each one maps to.
+
+::
+
+    DataReplayError                 base of everything below
+    ├── UsageError                  exit 2: the user can fix it before anything runs
+    │   ├── ConfigError             bad YAML, bad key, bad value (names file, key, line)
+    │   ├── UnknownNameError        unknown case, plugin, template, step (suggests a name)
+    │   ├── UnsafeNameError         a name or path that would leave the project folder
+    │   ├── PluginDefinitionError   a plugin class that breaks the BasePlugin contract
+    │   ├── PipelineError           the data-flow graph is invalid (cycle, two writers, ...)
+    │   ├── MissingInputError       an input is neither produced upstream nor on disk
+    │   └── CaseLockedError         another process is running the same case
+    └── RunError                    exit 1: something failed while running
+        ├── StepFailed              a plugin raised; carries step, plugin, case and run id
+        ├── DataAccessError         a plugin touched a dataset it did not declare
+        └── PersistenceError        a dataset could not be read or written
+
+Messages are one line: what is wrong, where it came from and what to do about it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the command line."""
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE_ERROR = 2
+    INTERRUPTED = 130
+
+
+class DataReplayError(Exception):
+    """Base class of all errors raised by Data Replay on purpose."""
+
+    exit_code: ExitCode = ExitCode.RUN_FAILED
+
+
+class UsageError(DataReplayError):
+    """The command, the configuration or a name is wrong; nothing has run."""
+
+    exit_code = ExitCode.USAGE_ERROR
+
+
+class ConfigError(UsageError):
+    """A configuration file is malformed or holds an invalid value."""
+
+
+class UnknownNameError(UsageError):
+    """A case, plugin, template or step name that does not exist."""
+
+
+class UnsafeNameError(UsageError):
+    """A name or path that is not allowed (it could escape the project folder)."""
+
+
+class PluginDefinitionError(UsageError):
+    """A plugin class that does not follow the BasePlugin contract."""
+
+
+class PipelineError(UsageError):
+    """The pipeline of a case cannot run as written."""
+
+
+class MissingInputError(PipelineError):
+    """An input dataset is neither produced by an earlier step nor on disk."""
+
+
+class CaseLockedError(UsageError):
+    """Another process holds the run lock of the case."""
+
+
+class RunError(DataReplayError):
+    """Something failed while a pipeline or plugin was running."""
+
+
+class DataAccessError(RunError):
+    """A plugin read or wrote a dataset it did not declare."""
+
+
+class PersistenceError(RunError):
+    """A dataset could not be written to or read from disk."""
+
+
+class StepFailed(RunError):
+    """A pipeline step raised; the message names step, plugin, case and run id."""
+
+    def __init__(
+        self, *, step: str, index: int, plugin: str, case: str, run_id: str, reason: str
+    ) -> None:
+        self.step = step
+        self.index = index
+        self.plugin = plugin
+        self.case = case
+        self.run_id = run_id
+        self.reason = reason
+        where = f"step {index + 1} '{step}'"
+        if step != plugin:
+            where += f" (plugin {plugin})"
+        super().__init__(f"{where} of case '{case}' failed in run {run_id}: {reason}")
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return "; did you mean 'x'?" for the closest candidate, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One-line description of a foreign exception: its type and first message line."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

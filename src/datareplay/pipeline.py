@@ -1,0 +1,207 @@
+"""From a case's ``pipeline`` list to a checked, ordered plan of steps.
+
+Everything that can be known before running is checked here, so that a bad pipeline
+fails in a second with one clear line instead of an hour into a replay: every plugin
+exists, every port and data source is declared, params have the right names and types,
+no two steps write one source, nothing writes a read-only source, and the data flow has
+no cycle. Steps run in the order of the list unless the data flow requires otherwise.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING, Any
+
+from datareplay.base_plugin import BasePlugin
+from datareplay.errors import MissingInputError, PipelineError, UnknownNameError, did_you_mean
+
+if TYPE_CHECKING:
+    from datareplay.config_manager import CaseConfig
+    from datareplay.data_hub import DataHub, DataSource
+    from datareplay.registry import PluginRegistry
+
+
+@dataclass(frozen=True)
+class Step:
+    """One configured plugin: its name, class, params and port-to-source maps."""
+
+    index: int
+    name: str
+    plugin: type[BasePlugin]
+    params: Mapping[str, Any]
+    reads: Mapping[str, str]
+    writes: Mapping[str, str]
+    where: str
+
+
+@dataclass
+class Plan:
+    """The steps of a case in execution order, and who produces which source."""
+
+    case: str
+    steps: list[Step]
+    producers: dict[str, Step] = field(default_factory=dict)
+
+    @property
+    def external_inputs(self) -> list[str]:
+        """Sources read by some step and produced by none: they must already exist."""
+        needed: dict[str, None] = {}
+        for step in self.steps:
+            for source in step.reads.values():
+                if source not in self.producers:
+                    needed[source] = None
+        return list(needed)
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``, or the only step that runs plugin ``name``."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        matches = [s for s in self.steps if s.plugin.__name__ == name]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            names = ", ".join(s.name for s in matches)
+            raise PipelineError(
+                f"plugin '{name}' runs in several steps of case '{self.case}' ({names}); "
+                "name the step instead"
+            )
+        known = [s.name for s in self.steps]
+        raise UnknownNameError(
+            f"case '{self.case}' has no step or plugin '{name}'"
+            f"{did_you_mean(name, known) or ' (steps: ' + ', '.join(known) + ')'}"
+        )
+
+    def check_inputs(self, hub: DataHub, *, steps: list[Step], project_hint: str) -> None:
+        """Raise MissingInputError for the first input of ``steps`` that has no data."""
+        produced = {source for step in steps for source in step.writes.values()}
+        for step in steps:
+            for port, source in step.reads.items():
+                if source in produced or hub.available(source):
+                    continue
+                data_source = hub.sources[source]
+                location = (
+                    f"no file at {hub.relative(data_source.path)}"
+                    if data_source.path is not None
+                    else f"format {data_source.format.name} is never persisted"
+                )
+                producer = self.producers.get(source)
+                if producer is not None:
+                    fix = (
+                        f"it is written by step '{producer.name}': run "
+                        f"'{project_hint} plugin {producer.name} --case {self.case}' or "
+                        f"'{project_hint} pipeline --case {self.case}'"
+                    )
+                else:
+                    fix = "no step writes it: put the file there or fix its path in case.yaml"
+                raise MissingInputError(
+                    f"step '{step.name}' needs input '{port}' (data source '{source}'), "
+                    f"which has no data ({location}); {fix}"
+                )
+
+
+def build_plan(
+    config: CaseConfig, sources: Mapping[str, DataSource], registry: PluginRegistry
+) -> Plan:
+    """Check the case's pipeline against its plugins and sources; return the ordered plan."""
+    from datareplay.config_manager import merged_where
+
+    case = config.name
+    steps: list[Step] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(config.settings.pipeline):
+        where = merged_where(config, ("pipeline", index))
+        label = f"{where} (pipeline[{index}])"
+        plugin = registry.get(spec.plugin, where=label)
+        name = spec.step_name
+        if name in seen:
+            raise PipelineError(
+                f"{label}: step name '{name}' is used twice (also pipeline[{seen[name]}]); "
+                "give one of them a distinct name:"
+            )
+        seen[name] = index
+        reads = _ports(spec.inputs, plugin.inputs, "input", label, plugin, sources)
+        writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
+        params = plugin.resolve_params(spec.params, where=label)
+        steps.append(Step(index, name, plugin, params, reads, writes, label))
+    producers: dict[str, Step] = {}
+    for step in steps:
+        both = set(step.reads.values()) & set(step.writes.values())
+        if both:
+            raise PipelineError(
+                f"{step.where}: step '{step.name}' reads and writes data source "
+                f"'{sorted(both)[0]}'; write the result to a new source"
+            )
+        for source in step.writes.values():
+            if sources[source].read_only:
+                raise PipelineError(
+                    f"{step.where}: step '{step.name}' writes data source '{source}', "
+                    "which is read_only; write to another source"
+                )
+            if source in producers:
+                raise PipelineError(
+                    f"{step.where}: data source '{source}' is written by two steps, "
+                    f"'{producers[source].name}' and '{step.name}'; give one of them "
+                    "another output source"
+                )
+            producers[source] = step
+    return Plan(case=case, steps=_order(steps, producers), producers=producers)
+
+
+def _ports(
+    mapping: Mapping[str, str],
+    declared: Mapping[str, str],
+    kind: str,
+    label: str,
+    plugin: type[BasePlugin],
+    sources: Mapping[str, DataSource],
+) -> dict[str, str]:
+    for port in mapping:
+        if port not in declared:
+            raise PipelineError(
+                f"{label}: plugin {plugin.__name__} has no {kind} '{port}'"
+                f"{did_you_mean(port, declared)} (its {kind}s: {', '.join(declared) or 'none'})"
+            )
+    resolved = {port: mapping.get(port, port) for port in declared}
+    for port, source in resolved.items():
+        if source not in sources:
+            mapped = f" (mapped from {kind} '{port}')" if source != port else ""
+            raise PipelineError(
+                f"{label}: {plugin.__name__} {kind} '{source}'{mapped} is not declared under "
+                f"data_sources{did_you_mean(source, sources)}; declare it or map the "
+                f"{kind} to an existing source"
+            )
+    return resolved
+
+
+def _order(steps: list[Step], producers: Mapping[str, Step]) -> list[Step]:
+    """Topological order of the data flow, keeping list order wherever it is free."""
+    graph: dict[int, set[int]] = {step.index: set() for step in steps}
+    for step in steps:
+        for source in step.reads.values():
+            producer = producers.get(source)
+            if producer is not None and producer.index != step.index:
+                graph[step.index].add(producer.index)
+    by_index = {step.index: step for step in steps}
+    sorter = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        cycle = [by_index[i].name for i in exc.args[1]]
+        raise PipelineError(
+            f"the pipeline has a cycle: {' -> '.join(cycle)}; a step cannot depend on "
+            "its own output"
+        ) from None
+    ordered: list[Step] = []
+    ready: list[int] = list(sorter.get_ready())
+    heapq.heapify(ready)
+    while ready:
+        index = heapq.heappop(ready)
+        ordered.append(by_index[index])
+        sorter.done(index)
+        for nxt in sorter.get_ready():
+            heapq.heappush(ready, nxt)
+    return ordered

@@ -1,0 +1,103 @@
+"""Everything one command needs, built once and passed down: project, config, plugins.
+
+``Session`` is also the programmatic entry point::
+
+    session = Session(Project.at(Path("my_project")))
+    result = session.run_pipeline("demo")
+    result.hub["report"]
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from datareplay.config_manager import CaseConfig, ConfigManager
+from datareplay.data_hub import DataHub
+from datareplay.pipeline import Plan, build_plan
+from datareplay.project import Project
+from datareplay.registry import PluginRegistry
+from datareplay.runner import PipelineRunner, RunResult
+
+log = logging.getLogger("datareplay")
+
+
+@dataclass
+class OpenCase:
+    """A case ready to run: its validated config, its hub and its checked plan."""
+
+    config: CaseConfig
+    hub: DataHub
+    plan: Plan
+
+
+class Session:
+    """Builds the objects of one command for one project."""
+
+    def __init__(self, project: Project, *, command_hint: str = "datareplay") -> None:
+        self.project = project
+        self.config = ConfigManager(project)
+        self.command_hint = command_hint
+        self._registries: dict[tuple[Path, ...], PluginRegistry] = {}
+
+    def registry(self, folders: list[str] | None = None) -> PluginRegistry:
+        """The plugin registry for ``folders`` (relative to the project root)."""
+        paths = tuple(self.project.root / f for f in (folders or ["modules"]))
+        if paths not in self._registries:
+            self._registries[paths] = PluginRegistry(list(paths), project_root=self.project.root)
+        return self._registries[paths]
+
+    def open_case(self, case: str) -> OpenCase:
+        """Load and check a case without running anything."""
+        config = self.config.load_case(case)
+        sources = self.config.data_sources(config)
+        hub = DataHub(sources, project_root=self.project.root)
+        plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
+        hub.producers.update({source: step.name for source, step in plan.producers.items()})
+        return OpenCase(config, hub, plan)
+
+    def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
+        """Generate the project's raw data if inputs under data.raw_root are missing."""
+        from datareplay.data_generation import generate_data, generator_path
+
+        raw_root = (self.project.root / opened.config.settings.data.raw_root).resolve()
+        missing = [
+            source.path
+            for name in opened.plan.external_inputs
+            if not opened.hub.available(name)
+            and (source := opened.hub.sources[name]).path is not None
+            and source.path.is_relative_to(raw_root)
+        ]
+        if not missing or not generator_path(self.project).is_file():
+            return []
+        log.warning(
+            "raw data missing (%s); generating it first with scripts/generation.py",
+            self.project.relative(missing[0]),
+        )
+        return generate_data(self.project)
+
+    def run_pipeline(self, case: str) -> RunResult:
+        """Run the whole pipeline of ``case``."""
+        opened = self.open_case(case)
+        self.ensure_raw_data(opened)
+        opened.plan.check_inputs(
+            opened.hub, steps=opened.plan.steps, project_hint=self.command_hint
+        )
+        runner = PipelineRunner(
+            opened.plan,
+            opened.hub,
+            release_memory=opened.config.settings.run.release_memory,
+        )
+        log.info("run %s of case '%s': %d steps", runner.run_id, case, len(opened.plan.steps))
+        return runner.run()
+
+    def run_plugin(self, case: str, name: str) -> RunResult:
+        """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
+        opened = self.open_case(case)
+        step = opened.plan.step(name)
+        self.ensure_raw_data(opened)
+        opened.plan.check_inputs(opened.hub, steps=[step], project_hint=self.command_hint)
+        runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
+        log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
+        return runner.run([step])
