@@ -324,7 +324,7 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
 
     # --- GPS ----------------------------------------------------------------------
     t_g = _jittered_times(rng, n_gps, GPS_RATE_HZ, _OFFSET_S["gps"], 2e-3, 2e-2)
-    hdop = 0.9 + 0.5 * np.abs(_moving_average(rng.normal(0.0, 1.0, n_gps), 30)) * 5.5
+    hdop = 0.8 + 2.5 * np.abs(_moving_average(rng.normal(0.0, 1.0, n_gps), 30))
     starts = _slot_starts(rng, gps_gap_n, n_gps, GPS_RATE_HZ, np.empty((0, 2)), 5)
     keep = np.ones(n_gps, dtype=bool)
     near_gap = np.zeros(n_gps, dtype=bool)

@@ -1,0 +1,105 @@
+"""Shared fixtures: a throwaway copy of this project, and a way to run the CLI on it."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_PARTS = ["config", "templates", "modules", "scripts", "run.py"]
+SMALL_ROWS = 20_000
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="session")
+def small_raw_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw demo data at small scale, generated once per test session."""
+    root = tmp_path_factory.mktemp("raw")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import generation
+    finally:
+        sys.path.pop(0)
+    generation.generate(root, rows=SMALL_ROWS, seed=42)
+    return root / "data" / "raw"
+
+
+def make_project(root: Path, raw: Path | None) -> Path:
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / part)
+    (root / "cases" / "demo").mkdir(parents=True)
+    shutil.copy2(REPO / "cases" / "demo" / "case.yaml", root / "cases" / "demo" / "case.yaml")
+    if raw is not None:
+        shutil.copytree(raw, root / "data" / "raw")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, small_raw_data: Path) -> Path:
+    """A copy of this project with small raw data already generated."""
+    return make_project(tmp_path / "project", small_raw_data)
+
+
+@pytest.fixture
+def bare_project(tmp_path: Path) -> Path:
+    """A copy of this project without any raw data."""
+    return make_project(tmp_path / "project", None)
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """Run the CLI in-process on a project folder and capture what it prints."""
+    from datareplay.cli import main
+
+    def run(project_dir: Path, *args: str) -> CliResult:
+        monkeypatch.chdir(project_dir)
+        monkeypatch.delenv("DATAREPLAY_PROJECT", raising=False)
+        capsys.readouterr()
+        code = main(list(args), prog_name="datareplay")
+        captured = capsys.readouterr()
+        return CliResult(int(code), captured.out, captured.err)
+
+    return run
+
+
+def run_subprocess(project_dir: Path, *args: str, timeout: float = 120) -> CliResult:
+    """Run ``python run.py ARGS`` in ``project_dir`` as a real process."""
+    proc = subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_hash(root: Path) -> str:
+    """A hash of every file name and content below ``root`` (for "nothing changed")."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
