@@ -58,8 +58,8 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -69,6 +69,7 @@ RAW_DIR = "data/raw/drive"
 WHEEL_RATE_HZ = 100
 IMU_RATE_HZ = 50
 GPS_RATE_HZ = 1
+MOTION_RATE_HZ = 20  # the vehicle motion is simulated at 20 Hz and interpolated
 MIN_ROWS = 10_000
 
 WHEEL_RADIUS_M = 0.31
@@ -81,15 +82,14 @@ EARTH_RADIUS_M = 6_371_000.0
 
 # Start offsets of the streams in seconds (the loggers do not start at the same instant).
 _OFFSET_S = {"wheel_speed": 0.002, "imu": 0.007, "gps": 0.35}
-_DT = 1.0 / WHEEL_RATE_HZ  # the simulation runs on the 100 Hz wheel grid
+_DT = 1.0 / MOTION_RATE_HZ
 
 
-@dataclass
-class Drive:
+class Drive(NamedTuple):
     """A simulated recording: the tables to write and the ground truth behind them."""
 
     tables: dict[str, pa.Table]
-    truth: dict[str, np.ndarray] = field(default_factory=dict)
+    truth: dict[str, np.ndarray]
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
@@ -136,17 +136,22 @@ def _spike_rows(rng: np.random.Generator, count: int, n_rows: int) -> np.ndarray
     return edges[:-1] + (rng.random(count) * (edges[1:] - edges[:-1])).astype(np.int64)
 
 
+def _noise(rng: np.random.Generator, n: int, sigma: float | np.ndarray = 1.0) -> np.ndarray:
+    """Gaussian noise (float32 draws: half the cost, plenty for sensor noise)."""
+    return rng.standard_normal(n, dtype=np.float32) * sigma
+
+
 def _jittered_times(
     rng: np.random.Generator, n: int, rate: float, offset: float, sigma: float, limit: float
 ) -> np.ndarray:
     """Nominal sample times plus clipped normal jitter, rounded to microseconds."""
-    jitter = np.clip(rng.normal(0.0, sigma, n), -limit, limit)
+    jitter = np.clip(_noise(rng, n, sigma), -limit, limit)
     return np.round(offset + np.arange(n) / rate + jitter, 6)
 
 
 def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, np.ndarray]:
-    """Vehicle motion on the 100 Hz grid plus the hard-brake intervals."""
-    n = int(np.ceil(duration_s * WHEEL_RATE_HZ)) + 1
+    """Vehicle motion on the MOTION_RATE_HZ grid plus the hard-brake intervals."""
+    n = int(np.ceil(duration_s * MOTION_RATE_HZ)) + 1
     t = np.arange(n) * _DT
 
     # --- speed profile: cycles of stop / pull away / cruise / change / cruise / brake.
@@ -178,15 +183,15 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
 
     # Slow speed wobble while cruising (phases 2 and 4 of a cycle), faded in and out.
     phase = (np.searchsorted(knot_t, t, side="right") - 1) % 6
-    cruising = _moving_average(((phase == 2) | (phase == 4)).astype(np.float64), 300)
+    cruising = _moving_average((phase == 2) | (phase == 4), 3 * MOTION_RATE_HZ)
     periods = rng.uniform(7.0, 40.0, 3)
     shifts = rng.uniform(0.0, 2 * np.pi, 3)
-    wobble = sum(0.15 * np.sin(2 * np.pi * t / p + s) for p, s in zip(periods, shifts))
+    wobble = sum(0.15 * np.sin(2 * np.pi * t / p + s) for p, s in zip(periods, shifts, strict=True))
     v_profile = v_lin + cruising * wobble
 
     # Speed = integral of the jerk-limited (smoothed) acceleration, clipped at 0.
     accel_steps = np.diff(v_profile, prepend=0.0) / _DT
-    accel = _moving_average(accel_steps, int(0.6 * WHEEL_RATE_HZ) + 1)
+    accel = _moving_average(accel_steps, round(0.6 * MOTION_RATE_HZ) + 1)
     speed = np.maximum(np.cumsum(accel) * _DT, 0.0)
     accel = np.gradient(speed, _DT)
 
@@ -195,7 +200,9 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
     bounds = np.concatenate(([0.0], np.cumsum(rng.uniform(4.0, 30.0, m))))
     radius = rng.uniform(40.0, 600.0, m) * rng.choice([-1.0, 1.0], m)
     curvature = np.where(rng.random(m) < 0.45, 1.0 / radius, 0.0)
-    kappa = _moving_average(curvature[np.searchsorted(bounds, t, side="right") - 1], 300)
+    kappa = _moving_average(
+        curvature[np.searchsorted(bounds, t, side="right") - 1], 3 * MOTION_RATE_HZ
+    )
     kappa_max = 3.5 / np.maximum(speed, 1.0) ** 2  # keep |ay| below 3.5 m/s²
     yaw_rate = np.clip(kappa, -kappa_max, kappa_max) * speed
 
