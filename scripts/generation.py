@@ -210,7 +210,7 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
     north = np.cumsum(speed * np.cos(heading)) * _DT
     east = np.cumsum(speed * np.sin(heading)) * _DT
 
-    brake_end = knot_t[6::6][: k]
+    brake_end = knot_t[6::6][:k]
     brake_start = brake_end - durations[:, 5]
     inside = hard & (brake_end <= duration_s)
     hard_brakes = np.stack([brake_start[inside], brake_end[inside], brake[inside]], axis=1)
@@ -223,6 +223,14 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
         "east": east,
         "hard_brakes": hard_brakes,
     }
+
+
+def _gap_mask(n: int, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Boolean mask of length ``n``: False inside the gaps [start, start + length)."""
+    keep = np.ones(n, dtype=bool)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    keep[np.repeat(starts, lengths) + offsets] = False
+    return keep
 
 
 def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
@@ -245,6 +253,7 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
     n_dup = max(2, round(nominal_s / 500))
     n_spikes = max(3, round(nominal_s / 120))
 
+    # Each stream runs long enough that it keeps its row count after the gaps.
     n_wheel = rows + int(wheel_gap_n.sum()) - n_dup
     n_imu = rows // 2 + int(imu_gap_n.sum())
     n_gps = rows // 100 + int(gps_gap_n.sum())
@@ -254,97 +263,94 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         _OFFSET_S["gps"] + n_gps / GPS_RATE_HZ,
     )
     motion = _simulate_motion(rng, end_s + 1.0)
-    t_m = motion["t"]
     avoid = motion["hard_brakes"][:, :2] + np.array([-2.0, 2.0])
 
     def sample(name: str, times: np.ndarray) -> np.ndarray:
-        return np.interp(times, t_m, motion[name])
+        return np.interp(times, motion["t"], motion[name])
 
     # --- wheel speeds -------------------------------------------------------------
     t_w = _jittered_times(rng, n_wheel, WHEEL_RATE_HZ, _OFFSET_S["wheel_speed"], 4e-4, 2e-3)
-    v = sample("speed", t_w)
-    yaw = sample("yaw_rate", t_w)
-    half_track = 0.5 * TRACK_M * yaw  # left wheels are inner wheels in a left turn
+    v = sample("speed", t_w).astype(np.float32)
+    yaw = sample("yaw_rate", t_w).astype(np.float32)
+    half_track = 0.5 * TRACK_M * yaw  # left wheels are the inner ones in a left turn
     front = np.hypot(v, yaw * WHEELBASE_M)  # the front axle runs on a larger radius
-    moving = v > 0.05
-    wheels = {}
-    for name, base, side in (("fl", front, -1), ("fr", front, 1), ("rl", v, -1), ("rr", v, 1)):
-        scale = 1.0 + rng.uniform(-0.004, 0.004)
-        omega = (base + side * half_track) / (WHEEL_RADIUS_M * scale)
-        omega += rng.normal(0.0, 0.03, n_wheel) * moving
-        wheels[name] = np.maximum(omega, 0.0)
+    noise_on = (v > 0.05).astype(np.float32)  # encoders read exactly 0 at standstill
+    scale = WHEEL_RADIUS_M * (1.0 + rng.uniform(-0.004, 0.004, 4))  # tyre radius errors
+    wheels: dict[str, np.ndarray] = {}
+    for i, (name, base, side) in enumerate(
+        (("fl", front, -1), ("fr", front, 1), ("rl", v, -1), ("rr", v, 1))
+    ):
+        omega = (base + side * half_track) / np.float32(scale[i])
+        omega += _noise(rng, n_wheel, 0.03) * noise_on
+        wheels[name] = np.maximum(omega, 0.0, out=omega)
 
     starts = _slot_starts(rng, wheel_gap_n, n_wheel, WHEEL_RATE_HZ, avoid, 200)
-    keep = np.ones(n_wheel, dtype=bool)
-    for s, length in zip(starts, wheel_gap_n):
-        keep[s : s + length] = False
     wheel_drop = np.stack([t_w[starts], t_w[starts + wheel_gap_n - 1]], axis=1)
+    keep = _gap_mask(n_wheel, starts, wheel_gap_n)
     t_w = t_w[keep]
     wheels = {name: w[keep] for name, w in wheels.items()}
 
-    spike_rows = _spike_rows(rng, n_spikes, len(t_w))
-    spike_wheel = rng.integers(0, 4, n_spikes)
-    spike_val = rng.uniform(350.0, 900.0, n_spikes) * rng.choice([-1.0, 1.0], n_spikes)
-    for i, name in enumerate(("fl", "fr", "rl", "rr")):
-        hit = spike_wheel == i
-        wheels[name][spike_rows[hit]] = spike_val[hit]
-    wheel_spikes = t_w[spike_rows]
+    rows_hit = _spike_rows(rng, n_spikes, len(t_w))
+    wheel_hit = rng.integers(0, 4, n_spikes)
+    values = rng.uniform(350.0, 900.0, n_spikes) * rng.choice([-1.0, 1.0], n_spikes)
+    for i, w in enumerate(wheels.values()):
+        w[rows_hit[wheel_hit == i]] = values[wheel_hit == i]
+    wheel_spikes = t_w[rows_hit]
 
-    # Duplicate a few rows (logger wrote the same sample twice), away from the spikes.
+    # A few rows written twice by the logger (same timestamp), away from the spikes.
     dup_rows = _spike_rows(rng, n_dup, len(t_w)) + 7
     repeat = np.ones(len(t_w), dtype=np.int64)
     repeat[dup_rows] = 2
     duplicates = t_w[dup_rows]
-    t_w = np.repeat(t_w, repeat)
-    wheel_cols = {name: np.repeat(w, repeat).astype(np.float32) for name, w in wheels.items()}
-    wheel_table = pa.table({"t_s": t_w, **wheel_cols})
+    wheel_table = pa.table(
+        {"t_s": np.repeat(t_w, repeat), **{k: np.repeat(w, repeat) for k, w in wheels.items()}}
+    )
 
     # --- IMU ----------------------------------------------------------------------
     t_i = _jittered_times(rng, n_imu, IMU_RATE_HZ, _OFFSET_S["imu"], 8e-4, 4e-3)
-    v = sample("speed", t_i)
-    yaw = sample("yaw_rate", t_i)
-    bias = rng.uniform(-0.08, 0.08, 3)
+    v = sample("speed", t_i).astype(np.float32)
+    yaw = sample("yaw_rate", t_i).astype(np.float32)
+    bias = rng.uniform(-0.08, 0.08, 4) * np.array([1.0, 1.0, 1.0, 0.025])
+    sigma = 0.06 + 0.002 * v  # noise grows with speed (vibration)
     imu = {
-        "ax": sample("accel", t_i) + bias[0] + rng.normal(0.0, 1.0, n_imu) * (0.06 + 0.002 * v),
-        "ay": yaw * v + bias[1] + rng.normal(0.0, 1.0, n_imu) * (0.06 + 0.002 * v),
-        "az": GRAVITY_MPS2 + bias[2] + rng.normal(0.0, 1.0, n_imu) * (0.04 + 0.004 * v),
-        "yaw_rate": yaw + rng.uniform(-0.002, 0.002) + rng.normal(0.0, 0.003, n_imu),
+        "ax": sample("accel", t_i).astype(np.float32) + _noise(rng, n_imu, sigma),
+        "ay": yaw * v + _noise(rng, n_imu, sigma),
+        "az": GRAVITY_MPS2 + _noise(rng, n_imu, 0.04 + 0.004 * v),
+        "yaw_rate": yaw + _noise(rng, n_imu, 0.003),
     }
+    for b, x in zip(bias, imu.values(), strict=True):
+        x += np.float32(b)
+
     starts = _slot_starts(rng, imu_gap_n, n_imu, IMU_RATE_HZ, avoid, 100)
-    keep = np.ones(n_imu, dtype=bool)
-    for s, length in zip(starts, imu_gap_n):
-        keep[s : s + length] = False
     imu_drop = np.stack([t_i[starts], t_i[starts + imu_gap_n - 1]], axis=1)
+    keep = _gap_mask(n_imu, starts, imu_gap_n)
     t_i = t_i[keep]
     imu = {name: x[keep] for name, x in imu.items()}
 
-    spike_rows = _spike_rows(rng, n_spikes, len(t_i))
-    spike_col = rng.integers(0, 4, n_spikes)
+    rows_hit = _spike_rows(rng, n_spikes, len(t_i))
+    column_hit = rng.integers(0, 4, n_spikes)
     sign = rng.choice([-1.0, 1.0], n_spikes)
-    accel_spike = rng.uniform(30.0, 80.0, n_spikes) * sign
-    yaw_spike = rng.uniform(3.0, 8.0, n_spikes) * sign
-    for i, name in enumerate(("ax", "ay", "az", "yaw_rate")):
-        hit = spike_col == i
-        imu[name][spike_rows[hit]] = (yaw_spike if name == "yaw_rate" else accel_spike)[hit]
-    imu_spikes = t_i[spike_rows]
-    imu_table = pa.table({"t_s": t_i, **{k: x.astype(np.float32) for k, x in imu.items()}})
+    accel_spike = rng.uniform(30.0, 80.0, n_spikes) * sign  # m/s², far beyond any car
+    yaw_spike = rng.uniform(3.0, 8.0, n_spikes) * sign  # rad/s
+    for i, (name, x) in enumerate(imu.items()):
+        hit = column_hit == i
+        x[rows_hit[hit]] = (yaw_spike if name == "yaw_rate" else accel_spike)[hit]
+    imu_spikes = t_i[rows_hit]
+    imu_table = pa.table({"t_s": t_i, **imu})
 
     # --- GPS ----------------------------------------------------------------------
     t_g = _jittered_times(rng, n_gps, GPS_RATE_HZ, _OFFSET_S["gps"], 2e-3, 2e-2)
     hdop = 0.8 + 2.5 * np.abs(_moving_average(rng.normal(0.0, 1.0, n_gps), 30))
     starts = _slot_starts(rng, gps_gap_n, n_gps, GPS_RATE_HZ, np.empty((0, 2)), 5)
-    keep = np.ones(n_gps, dtype=bool)
-    near_gap = np.zeros(n_gps, dtype=bool)
-    for s, length in zip(starts, gps_gap_n):
-        keep[s : s + length] = False
-        near_gap[max(s - 3, 0) : s + length + 3] = True
-    hdop = np.where(near_gap, hdop + rng.uniform(1.5, 3.0, n_gps), hdop)
     gps_gap = np.stack([t_g[starts], t_g[starts + gps_gap_n - 1]], axis=1)
+    keep = _gap_mask(n_gps, starts, gps_gap_n)
+    # Poor satellite geometry for a few seconds around each gap (tunnel portals).
+    near_gap = ~_gap_mask(n_gps, np.maximum(starts - 3, 0), gps_gap_n + 6)
+    hdop = np.where(near_gap, hdop + rng.uniform(1.5, 3.0, n_gps), hdop)
 
     # Position error: correlated over ~5 s, about hdop metres.
-    err = [_moving_average(rng.normal(0.0, 2.2, n_gps), 5) * hdop for _ in range(2)]
-    north = sample("north", t_g) + err[0]
-    east = sample("east", t_g) + err[1]
+    north = sample("north", t_g) + _moving_average(rng.normal(0.0, 2.2, n_gps), 5) * hdop
+    east = sample("east", t_g) + _moving_average(rng.normal(0.0, 2.2, n_gps), 5) * hdop
     lat = START_LAT_DEG + np.degrees(north / EARTH_RADIUS_M)
     lon = START_LON_DEG + np.degrees(east / (EARTH_RADIUS_M * np.cos(np.radians(START_LAT_DEG))))
     gps_speed = np.maximum(sample("speed", t_g) + rng.normal(0.0, 0.15, n_gps), 0.0)
@@ -360,16 +366,15 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
 
     truth = {
         "hard_brakes": motion["hard_brakes"],  # (start s, end s, deceleration m/s²)
-        "wheel_dropouts": wheel_drop,  # (first missing t, last missing t)
+        "wheel_dropouts": wheel_drop,  # (first, last missing nominal t_s)
         "imu_dropouts": imu_drop,
         "gps_gaps": gps_gap,
         "wheel_spikes": wheel_spikes,  # t_s of rows with a spike
         "imu_spikes": imu_spikes,
         "wheel_duplicates": duplicates,  # t_s written twice
     }
-    return Drive(
-        tables={"wheel_speed": wheel_table, "imu": imu_table, "gps": gps_table}, truth=truth
-    )
+    tables = {"wheel_speed": wheel_table, "imu": imu_table, "gps": gps_table}
+    return Drive(tables=tables, truth=truth)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -422,7 +427,7 @@ def generate(root: Path, *, rows: int = 100_000, seed: int = 42) -> list[Path]:
     try:
         for name, table in drive.tables.items():
             with open(tmp / f"{name}.parquet", "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
+                pq.write_table(table, fh, compression="zstd", use_dictionary=False)
                 fh.flush()
                 os.fsync(fh.fileno())
         _fsync_dir(tmp)

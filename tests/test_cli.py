@@ -202,7 +202,7 @@ def test_debug_shows_the_traceback(project: Path, cli) -> None:
         (["pipeline", "--case", "x", "--template", "../demo"], "invalid case name"),
         (["pipeline", "--case", "ok", "--template", "dmeo"], "unknown template 'dmeo'"),
         (["pipeline", "--case", "ok", "--template", "../../etc"], "invalid template name"),
-        (["pipeline", "--cas", "demo"], "No such option: --cas"),
+        (["pipeline", "--cas", "demo"], "No such option '--cas'"),
         (["pipeline"], "Missing option '--case'"),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["generate-data", "--rows", "ten"], "'ten' is not a valid integer"),

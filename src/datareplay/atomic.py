@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,16 +74,32 @@ def atomic_write_with(target: Path, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
-def sweep_temporaries(folder: Path) -> list[Path]:
-    """Delete temporary files left in ``folder`` (recursively) by killed writers.
+def sweep_temporaries(targets: Iterable[Path]) -> list[Path]:
+    """Delete temporary files that killed writers left beside ``targets``.
 
-    Only call this while holding the lock that excludes other writers of ``folder``.
+    Only the temporaries of these exact targets are touched, so call this while holding
+    the lock that excludes every other writer of them.
     """
     removed: list[Path] = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.rglob(f"*{TMP_MARKER}*"):
-        if path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for target in targets:
+        if not target.parent.is_dir():
+            continue
+        for path in target.parent.glob(f".{glob_escape(target.name)}{TMP_MARKER}*"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
     return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob wildcards escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def probe_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written in it (raises OSError)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".probe{TMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.close(fd)
+    probe.unlink()

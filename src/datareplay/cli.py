@@ -72,8 +72,9 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
 @cli.command()
 @click.option("--case", "case", required=True, help="Case to run (cases/<CASE>/case.yaml).")
 @click.option("--template", metavar="T", help="Create the case from templates/<T>_case.yaml first.")
+@click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
 @pass_state
-def pipeline(state: _State, case: str, template: str | None) -> None:
+def pipeline(state: _State, case: str, template: str | None, wait: bool) -> None:
     """Run the whole pipeline of a case."""
     session = state.session()
     if template is not None:
@@ -81,7 +82,7 @@ def pipeline(state: _State, case: str, template: str | None) -> None:
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
-    result = session.run_pipeline(case)
+    result = session.run_pipeline(case, wait=wait)
     click.echo(
         f"run {result.run_id} of case '{case}' finished: {len(result.steps)} steps "
         f"in {result.seconds:.2f} s"
@@ -92,11 +93,12 @@ def pipeline(state: _State, case: str, template: str | None) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--case", "case", required=True, help="Case whose pipeline holds the plugin.")
+@click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
 @pass_state
-def plugin(state: _State, name: str, case: str) -> None:
+def plugin(state: _State, name: str, case: str, wait: bool) -> None:
     """Run one plugin (step) of a case alone, from persisted inputs."""
     session = state.session()
-    result = session.run_plugin(case, name)
+    result = session.run_plugin(case, name, wait=wait)
     step = result.steps[0]
     click.echo(
         f"run {result.run_id}: step '{step.name}' of case '{case}' finished "
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name=prog_name, standalone_mode=False)
+        with cli.make_context(prog_name or "datareplay", list(args)) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -195,11 +198,8 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
             hint = f" (see '{exc.ctx.command_path} --help')"
         _error(exc.format_message().replace("\n", " ") + hint)
         return ExitCode.USAGE_ERROR
-    except click.Abort:
-        _error("interrupted")
-        return ExitCode.INTERRUPTED
-    except KeyboardInterrupt:
-        _error("interrupted")
+    except (click.Abort, KeyboardInterrupt):
+        _error("interrupted; everything written before the interruption is kept")
         return ExitCode.INTERRUPTED
     except DataReplayError as exc:
         if debug:

@@ -13,9 +13,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from datareplay.atomic import probe_writable, sweep_temporaries
 from datareplay.config_manager import CaseConfig, ConfigManager
 from datareplay.data_hub import DataHub
-from datareplay.pipeline import Plan, build_plan
+from datareplay.errors import UsageError
+from datareplay.locking import CaseLock
+from datareplay.pipeline import Plan, Step, build_plan
 from datareplay.project import Project
 from datareplay.registry import PluginRegistry
 from datareplay.runner import PipelineRunner, RunResult
@@ -77,27 +80,54 @@ class Session:
         )
         return generate_data(self.project)
 
-    def run_pipeline(self, case: str) -> RunResult:
-        """Run the whole pipeline of ``case``."""
+    def run_pipeline(self, case: str, *, wait: bool = False) -> RunResult:
+        """Run the whole pipeline of ``case`` under the case's lock."""
         opened = self.open_case(case)
-        self.ensure_raw_data(opened)
-        opened.plan.check_inputs(
-            opened.hub, steps=opened.plan.steps, project_hint=self.command_hint
-        )
-        runner = PipelineRunner(
-            opened.plan,
-            opened.hub,
-            release_memory=opened.config.settings.run.release_memory,
-        )
-        log.info("run %s of case '%s': %d steps", runner.run_id, case, len(opened.plan.steps))
-        return runner.run()
+        with CaseLock(opened.config.folder, case=case, wait=wait):
+            self._prepare_outputs(opened, opened.plan.steps)
+            self.ensure_raw_data(opened)
+            opened.plan.check_inputs(
+                opened.hub, steps=opened.plan.steps, project_hint=self.command_hint
+            )
+            runner = PipelineRunner(
+                opened.plan,
+                opened.hub,
+                release_memory=opened.config.settings.run.release_memory,
+            )
+            log.info("run %s of case '%s': %d steps", runner.run_id, case, len(opened.plan.steps))
+            return runner.run()
 
-    def run_plugin(self, case: str, name: str) -> RunResult:
+    def run_plugin(self, case: str, name: str, *, wait: bool = False) -> RunResult:
         """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
         opened = self.open_case(case)
         step = opened.plan.step(name)
-        self.ensure_raw_data(opened)
-        opened.plan.check_inputs(opened.hub, steps=[step], project_hint=self.command_hint)
-        runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
-        log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
-        return runner.run([step])
+        with CaseLock(opened.config.folder, case=case, wait=wait):
+            self._prepare_outputs(opened, [step])
+            self.ensure_raw_data(opened)
+            opened.plan.check_inputs(opened.hub, steps=[step], project_hint=self.command_hint)
+            runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
+            log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
+            return runner.run([step])
+
+    def _prepare_outputs(self, opened: OpenCase, steps: list[Step]) -> None:
+        """Sweep temporaries killed writers left, and prove every output folder writable."""
+        targets = [
+            path
+            for step in steps
+            for name in step.writes.values()
+            if (path := opened.hub.sources[name].path) is not None
+        ]
+        removed = sweep_temporaries(targets)
+        if removed:
+            log.warning(
+                "removed %d temporary file(s) left by an interrupted run", len(removed)
+            )
+        for folder in sorted({path.parent for path in targets}):
+            try:
+                probe_writable(folder)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write to {self.project.relative(folder)} "
+                    f"({exc.strerror or exc}); make it writable or point the case's outputs "
+                    "elsewhere (data.case_folder)"
+                ) from exc
