@@ -210,10 +210,13 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
     north = np.cumsum(speed * np.cos(heading)) * _DT
     east = np.cumsum(speed * np.sin(heading)) * _DT
 
+    # Ground truth: (start s, end s, acceleration magnitude m/s²) of the events.
     brake_end = knot_t[6::6][:k]
-    brake_start = brake_end - durations[:, 5]
     inside = hard & (brake_end <= duration_s)
-    hard_brakes = np.stack([brake_start[inside], brake_end[inside], brake[inside]], axis=1)
+    hard_brakes = np.stack([brake_end - durations[:, 5], brake_end, brake], axis=1)[inside]
+    launch_start = knot_t[1::6][:k]
+    inside = sporty & (launch_start + durations[:, 1] <= duration_s)
+    launches = np.stack([launch_start, launch_start + durations[:, 1], launch], axis=1)[inside]
     return {
         "t": t,
         "speed": speed,
@@ -222,6 +225,7 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
         "north": north,
         "east": east,
         "hard_brakes": hard_brakes,
+        "harsh_accels": launches,
     }
 
 
@@ -263,7 +267,9 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         _OFFSET_S["gps"] + n_gps / GPS_RATE_HZ,
     )
     motion = _simulate_motion(rng, end_s + 1.0)
-    avoid = motion["hard_brakes"][:, :2] + np.array([-2.0, 2.0])
+    # Keep dropouts off the hard brakes and launches, so the ground truth stays checkable.
+    events = np.concatenate([motion["hard_brakes"], motion["harsh_accels"]])
+    avoid = events[np.argsort(events[:, 0]), :2] + np.array([-2.0, 2.0])
 
     def sample(name: str, times: np.ndarray) -> np.ndarray:
         return np.interp(times, motion["t"], motion[name])
@@ -364,8 +370,14 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         }
     )
 
+    # Only events that start at least a second before the first stream ends.
+    last_s = min(float(t_w[-1]), float(t_i[-1]), float(t_g[keep][-1])) - 1.0
+    hard_brakes, launches = (motion[k] for k in ("hard_brakes", "harsh_accels"))
     truth = {
-        "hard_brakes": motion["hard_brakes"],  # (start s, end s, deceleration m/s²)
+        # (start s, end s, deceleration m/s²) of the hard brakes, the same for the
+        # sporty launches (acceleration m/s²).
+        "hard_brakes": hard_brakes[hard_brakes[:, 0] <= last_s],
+        "harsh_accels": launches[launches[:, 0] <= last_s],
         "wheel_dropouts": wheel_drop,  # (first, last missing nominal t_s)
         "imu_dropouts": imu_drop,
         "gps_gaps": gps_gap,

@@ -94,10 +94,13 @@ def run_subprocess(project_dir: Path, *args: str, timeout: float = 120) -> CliRe
 
 
 def tree_hash(root: Path) -> str:
-    """A hash of every file name and content below ``root`` (for "nothing changed")."""
+    """A hash of every file name and content below ``root`` (for "nothing changed").
+
+    Case lock files (``cases/<case>/.lock``, runtime state holding only a PID) are left out.
+    """
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
-        if "__pycache__" in path.parts:
+        if "__pycache__" in path.parts or path.name == ".lock":
             continue
         digest.update(str(path.relative_to(root)).encode())
         if path.is_file():

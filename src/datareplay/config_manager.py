@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 
 GLOBAL_FILE = "global.yaml"
 LOGGING_FILE = "logging.yaml"
+DEFAULT_LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+}
 
 
 @dataclass
@@ -137,18 +150,16 @@ class ConfigManager:
     def configure_logging(self, *, debug: bool = False) -> None:
         """Apply ``config/logging.yaml`` (or a plain stderr setup when there is none)."""
         path = self.project.config_dir / LOGGING_FILE
+        source, config = "built-in logging defaults", DEFAULT_LOGGING
         if path.is_file():
             doc = self._load(path)
             if not isinstance(doc.data, dict):
                 raise ConfigError(f"{doc.source}: must be a logging dictConfig mapping")
-            try:
-                logging.config.dictConfig(doc.data)
-            except (ValueError, TypeError, AttributeError, ImportError) as exc:
-                raise ConfigError(
-                    f"{doc.source}: invalid logging configuration: {exc}"
-                ) from None
-        else:
-            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+            source, config = doc.source, doc.data
+        try:
+            logging.config.dictConfig(config)
+        except (ValueError, TypeError, AttributeError, ImportError) as exc:
+            raise ConfigError(f"{source}: invalid logging configuration: {exc}") from None
         if debug:
             logging.getLogger().setLevel(logging.DEBUG)
 
