@@ -79,8 +79,8 @@ class SignalAligner(BasePlugin):
         last = math.floor(end * self.rate_hz + 1e-9)
         if last < first:
             raise ValueError(
-                f"the streams do not overlap in time (latest start {start:.3f} s, "
-                f"earliest end {end:.3f} s)"
+                f"no common time span of at least one grid step: the latest stream starts "
+                f"at {start:.3f} s, the earliest ends at {end:.3f} s"
             )
         grid = pd.DataFrame({"t_s": np.arange(first, last + 1) / self.rate_hz})
 

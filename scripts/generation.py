@@ -38,8 +38,9 @@ Defects, as found in real recordings:
   rounded to 1 µs; the streams start at slightly different times;
 * dropouts: a few gaps of 0.2-3 s with missing rows in the wheel and in the IMU stream
   (one per ~5 min, at least two each; the first is shorter than 1 s, the second
-  longer), placed outside hard-braking manoeuvres;
+  longer), placed outside hard brakes and sporty launches;
 * GPS gaps of 2-10 s (tunnels; one per ~7 min, at least two), with poor hdop around;
+  recordings shorter than 20 s (2,000 rows) get neither dropouts nor GPS gaps;
 * single-sample spikes with physically impossible values: one wheel at 350-900 rad/s
   (sign random) and IMU values of 30-80 m/s² or 3-8 rad/s (one per ~2 min, at least
   three per stream);
@@ -70,7 +71,7 @@ WHEEL_RATE_HZ = 100
 IMU_RATE_HZ = 50
 GPS_RATE_HZ = 1
 MOTION_RATE_HZ = 20  # the vehicle motion is simulated at 20 Hz and interpolated
-MIN_ROWS = 10_000
+MIN_ROWS = 100  # 1 s; dropouts and GPS gaps need at least 20 s
 
 WHEEL_RADIUS_M = 0.31
 TRACK_M = 1.6
@@ -132,7 +133,8 @@ def _slot_starts(
 
 def _spike_rows(rng: np.random.Generator, count: int, n_rows: int) -> np.ndarray:
     """``count`` well separated row indices (one random row per equal slot)."""
-    edges = np.linspace(50, n_rows - 50, count + 1).astype(np.int64)
+    margin = min(50, n_rows // 10)
+    edges = np.linspace(margin, n_rows - margin, count + 1).astype(np.int64)
     return edges[:-1] + (rng.random(count) * (edges[1:] - edges[:-1])).astype(np.int64)
 
 
@@ -233,7 +235,8 @@ def _gap_mask(n: int, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Boolean mask of length ``n``: False inside the gaps [start, start + length)."""
     keep = np.ones(n, dtype=bool)
     offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    keep[np.repeat(starts, lengths) + offsets] = False
+    rows = np.repeat(starts, lengths) + offsets
+    keep[rows[rows < n]] = False
     return keep
 
 
@@ -245,22 +248,26 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
     nominal_s = rows / WHEEL_RATE_HZ
 
     # --- defect budget first: it decides how long each stream has to run.
-    n_drop = max(2, round(nominal_s / 300))
-    wheel_gap = rng.uniform(0.2, 3.0, n_drop)
-    imu_gap = rng.uniform(0.2, 3.0, n_drop)
-    for gaps in (wheel_gap, imu_gap):  # one gap that can be bridged, one that cannot
-        gaps[0] = rng.uniform(0.3, 0.9)
-        gaps[1] = rng.uniform(1.5, 3.0)
+    # Dropouts and GPS gaps only where they fit: recordings of at least 20 s.
+    n_drop = max(2, round(nominal_s / 300)) if nominal_s >= 20 else 0
+    longest = max(min(3.0, nominal_s / 8), 0.2)
+    wheel_gap = rng.uniform(0.2, longest, n_drop)
+    imu_gap = rng.uniform(0.2, longest, n_drop)
+    for gaps in (wheel_gap, imu_gap) if n_drop else ():
+        gaps[0] = rng.uniform(0.3, 0.9)  # one gap that can be bridged, one that cannot
+        gaps[1] = rng.uniform(1.5, longest)
     wheel_gap_n = np.round(wheel_gap * WHEEL_RATE_HZ).astype(np.int64)
     imu_gap_n = np.round(imu_gap * IMU_RATE_HZ).astype(np.int64)
-    gps_gap_n = rng.integers(2, 11, max(2, round(nominal_s / 400)))
+    n_fixes = rows // 100
+    n_gps_gaps = max(2, round(nominal_s / 400)) if n_fixes >= 20 else 0
+    gps_gap_n = rng.integers(2, max(3, min(11, n_fixes // 5 + 1)), n_gps_gaps)
     n_dup = max(2, round(nominal_s / 500))
     n_spikes = max(3, round(nominal_s / 120))
 
     # Each stream runs long enough that it keeps its row count after the gaps.
     n_wheel = rows + int(wheel_gap_n.sum()) - n_dup
     n_imu = rows // 2 + int(imu_gap_n.sum())
-    n_gps = rows // 100 + int(gps_gap_n.sum())
+    n_gps = n_fixes + int(gps_gap_n.sum())
     end_s = max(
         _OFFSET_S["wheel_speed"] + n_wheel / WHEEL_RATE_HZ,
         _OFFSET_S["imu"] + n_imu / IMU_RATE_HZ,
@@ -303,8 +310,9 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         w[rows_hit[wheel_hit == i]] = values[wheel_hit == i]
     wheel_spikes = t_w[rows_hit]
 
-    # A few rows written twice by the logger (same timestamp), away from the spikes.
-    dup_rows = _spike_rows(rng, n_dup, len(t_w)) + 7
+    # A few rows written twice by the logger (same timestamp), never a spike row.
+    dup_rows = _spike_rows(rng, n_dup, len(t_w))
+    dup_rows += np.isin(dup_rows, rows_hit)
     repeat = np.ones(len(t_w), dtype=np.int64)
     repeat[dup_rows] = 2
     duplicates = t_w[dup_rows]
@@ -469,11 +477,10 @@ def main(argv: list[str] | None = None) -> int:
         help="project folder; files go to ROOT/" + RAW_DIR,
     )
     args = parser.parse_args(argv)
+    if args.rows < MIN_ROWS:
+        parser.error(f"--rows must be at least {MIN_ROWS}")
     started = time.perf_counter()
-    try:
-        paths = generate(args.root, rows=args.rows, seed=args.seed)
-    except ValueError as exc:
-        parser.error(str(exc))
+    paths = generate(args.root, rows=args.rows, seed=args.seed)
     elapsed = time.perf_counter() - started
     for path in paths:
         print(f"{path}  {pq.ParquetFile(path).metadata.num_rows:>10,} rows")

@@ -196,7 +196,7 @@ def test_debug_shows_the_traceback(project: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["pipeline", "--case", "dmeo"], "unknown case 'dmeo': no cases/dmeo/case.yaml; did you mean 'demo'?"),
+        (["pipeline", "--case", "dmeo"], "unknown case 'dmeo' (no cases/dmeo/case.yaml); did you mean 'demo'?"),
         (["pipeline", "--case", "../x"], "invalid case name '../x'"),
         (["pipeline", "--case", "/abs"], "invalid case name '/abs'"),
         (["pipeline", "--case", "x", "--template", "../demo"], "invalid case name"),

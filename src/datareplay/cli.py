@@ -78,7 +78,7 @@ def pipeline(state: _State, case: str, template: str | None, wait: bool) -> None
     """Run the whole pipeline of a case."""
     session = state.session()
     if template is not None:
-        created = session.project.create_case(case, template)
+        created = session.create_case(case, template)
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)

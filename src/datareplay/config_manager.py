@@ -116,21 +116,32 @@ class ConfigManager:
     def _load(self, path: Path) -> YamlDocument:
         return load_yaml(path, display=self.project.relative(path))
 
-    def load_case(self, case: str) -> CaseConfig:
-        """Merge global.yaml and the case's case.yaml, then validate the result."""
-        case_file = self.project.case_file(case)
+    def load_case(self, case: str, *, case_file: Path | None = None) -> CaseConfig:
+        """Merge global.yaml and the case's case.yaml, then validate the result.
+
+        ``case_file`` loads another file as the case (a template, before it is copied).
+        """
+        folder = self.project.case_dir(case)
+        case_file = case_file or self.project.case_file(case)
         layers = []
         global_file = self.project.config_dir / GLOBAL_FILE
         if global_file.is_file():
             layers.append(self._load(global_file))
-        layers.append(self._load(case_file))
+        case_doc = self._load(case_file)
+        if case_doc.data is None:
+            raise ConfigError(
+                f"{case_doc.source}: the file is empty; a case needs data_sources and a pipeline"
+            )
+        layers.append(case_doc)
         merged = MergedConfig()
         for layer in layers:
             merged.apply(layer)
         settings = self.validate(merged)
+        if not settings.pipeline:
+            raise ConfigError(f"{case_doc.source}: the pipeline is empty; add at least one step")
         return CaseConfig(
             name=case,
-            folder=case_file.parent,
+            folder=folder,
             settings=settings,
             merged=merged,
             files=[layer.source for layer in layers],

@@ -85,13 +85,9 @@ class Project:
             known = self.case_names()
             hint = did_you_mean(case, known)
             if not hint:
-                hint = (
-                    f" (known cases: {', '.join(known)})" if known else " (there are no cases yet)"
-                )
-            raise UnknownNameError(
-                f"unknown case '{case}': no {self.relative(path)}{hint}; create it with "
-                f"--template NAME"
-            )
+                listing = ", ".join(known) if known else "none yet"
+                hint = f"; known cases: {listing}; create a case with --template NAME"
+            raise UnknownNameError(f"unknown case '{case}' (no {self.relative(path)}){hint}")
         return path
 
     def template_file(self, template: str) -> Path:

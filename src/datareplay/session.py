@@ -51,9 +51,17 @@ class Session:
             self._registries[paths] = PluginRegistry(list(paths), project_root=self.project.root)
         return self._registries[paths]
 
-    def open_case(self, case: str) -> OpenCase:
+    def create_case(self, case: str, template: str) -> bool:
+        """Create ``case`` from a template after checking the template as that case.
+
+        Returns False when the case already exists with the same content.
+        """
+        self.open_case(case, case_file=self.project.template_file(template))
+        return self.project.create_case(case, template)
+
+    def open_case(self, case: str, *, case_file: Path | None = None) -> OpenCase:
         """Load and check a case without running anything."""
-        config = self.config.load_case(case)
+        config = self.config.load_case(case, case_file=case_file)
         sources = self.config.data_sources(config)
         hub = DataHub(sources, project_root=self.project.root)
         plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
@@ -84,11 +92,11 @@ class Session:
         """Run the whole pipeline of ``case`` under the case's lock."""
         opened = self.open_case(case)
         with CaseLock(opened.config.folder, case=case, wait=wait):
-            self._prepare_outputs(opened, opened.plan.steps)
             self.ensure_raw_data(opened)
             opened.plan.check_inputs(
                 opened.hub, steps=opened.plan.steps, project_hint=self.command_hint
             )
+            self._prepare_outputs(opened, opened.plan.steps)
             runner = PipelineRunner(
                 opened.plan,
                 opened.hub,
@@ -102,9 +110,9 @@ class Session:
         opened = self.open_case(case)
         step = opened.plan.step(name)
         with CaseLock(opened.config.folder, case=case, wait=wait):
-            self._prepare_outputs(opened, [step])
             self.ensure_raw_data(opened)
             opened.plan.check_inputs(opened.hub, steps=[step], project_hint=self.command_hint)
+            self._prepare_outputs(opened, [step])
             runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
             log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
             return runner.run([step])
