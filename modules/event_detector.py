@@ -27,13 +27,13 @@ EVENT_DTYPES = {
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of every run of True in ``mask``."""
+    """Start and end (exclusive) indices of every run of True in `mask`."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _peaks(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc.reduce`` of ``values`` over every run [start, end), vectorised."""
+    """`ufunc.reduce` of `values` over every run [start, end), vectorised."""
     if len(starts) == 0:
         return np.empty(0)
     padded = np.append(values, np.nan)  # so that an end index equal to len(values) is valid
@@ -51,18 +51,18 @@ class EventDetector(BasePlugin):
 
     An event is a contiguous run of samples that meets a condition for long enough:
 
-    * ``hard_brake``: ``accel_mps2 <= -hard_brake_mps2`` for at least ``min_duration_s``;
-      ``peak_mps2`` is the strongest (most negative) acceleration in the run.
-    * ``harsh_accel``: ``accel_mps2 >= harsh_accel_mps2`` for at least
-      ``min_duration_s``; ``peak_mps2`` is the largest acceleration.
-    * ``stop``: the vehicle is not moving (``moving`` False, speed known) for at least
-      ``min_stop_s``; ``peak_mps2`` is NaN.
+    * `hard_brake`: `accel_mps2 <= -hard_brake_mps2` for at least `min_duration_s`;
+      `peak_mps2` is the strongest (most negative) acceleration in the run.
+    * `harsh_accel`: `accel_mps2 >= harsh_accel_mps2` for at least
+      `min_duration_s`; `peak_mps2` is the largest acceleration.
+    * `stop`: the vehicle is not moving (`moving` False, speed known) for at least
+      `min_stop_s`; `peak_mps2` is NaN.
 
-    Each sample stands for the interval up to the next one, so ``t_end_s`` is the time of
-    the last sample of the run plus one sample period and ``duration_s`` = ``t_end_s`` -
-    ``t_start_s``. ``speed_at_start_kmh`` is the speed at the first sample. Samples with
-    unknown acceleration or speed end a run. Runs are found with vectorised run-length
-    detection; the events come sorted by start time.
+    Each sample stands for the interval up to the next one, so `t_end_s` is the time of
+    the last sample of the run plus one sample period and `duration_s` = `t_end_s` -
+    `t_start_s` (all three rounded to 1 µs). `speed_at_start_kmh` is the speed at the
+    first sample. Samples with unknown acceleration or speed end a run. Runs are found
+    with vectorised run-length detection; the events come sorted by start time.
     """
 
     inputs: ClassVar[dict[str, str]] = {
@@ -107,9 +107,9 @@ class EventDetector(BasePlugin):
                 pd.DataFrame(
                     {
                         "kind": kind,
-                        "t_start_s": t_start[long_enough],
-                        "t_end_s": t_end[long_enough],
-                        "duration_s": (t_end - t_start)[long_enough],
+                        "t_start_s": np.round(t_start[long_enough], 6),
+                        "t_end_s": np.round(t_end[long_enough], 6),
+                        "duration_s": np.round((t_end - t_start)[long_enough], 6),
                         "peak_mps2": peaks,
                         "speed_at_start_kmh": speed_kmh[starts],
                     }

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred rolling mean over ``window`` samples; NaN only where most of it is missing."""
+    """Centred rolling mean over `window` samples; NaN only where most of it is missing."""
     series = pd.Series(x, dtype="float64")
     return series.rolling(window, center=True, min_periods=window // 2 + 1).mean().to_numpy()
 
@@ -49,18 +49,18 @@ def _distance(t: np.ndarray, speed: np.ndarray) -> np.ndarray:
 class FeatureDeriver(BasePlugin):
     """Derive speed in km/h, acceleration, jerk, distance and a moving flag per sample.
 
-    ``accel_mps2`` is the time derivative of the wheel speed after a centred rolling mean
-    over ``smoothing_s`` seconds; the wheels measure the motion along the road directly
-    and without drift. With ``fuse_imu`` on, the IMU longitudinal acceleration ``ax``
+    `accel_mps2` is the time derivative of the wheel speed after a centred rolling mean
+    over `smoothing_s` seconds; the wheels measure the motion along the road directly
+    and without drift. With `fuse_imu` on, the IMU longitudinal acceleration `ax`
     (smoothed the same way) is used where the wheel speed is missing: its constant
     offset is first estimated as the median difference to the wheel-based acceleration
-    and subtracted, so the filled values match the rest of the signal. ``jerk_mps3`` is
+    and subtracted, so the filled values match the rest of the signal. `jerk_mps3` is
     the derivative of the acceleration, smoothed over the same window.
 
-    ``distance_m`` is the cumulative trapezoid integral of the cleaned (unsmoothed)
-    speed; gaps are bridged linearly, so the distance never decreases. ``moving`` is
-    True where the speed exceeds ``stop_speed_mps`` (False where it is unknown);
-    ``valid`` is taken over from the cleaner (or True where the speed is known).
+    `distance_m` is the cumulative trapezoid integral of the cleaned (unsmoothed)
+    speed; gaps are bridged linearly, so the distance never decreases. `moving` is
+    True where the speed exceeds `stop_speed_mps` (False where it is unknown);
+    `valid` is taken over from the cleaner (or True where the speed is known).
     """
 
     inputs: ClassVar[dict[str, str]] = {

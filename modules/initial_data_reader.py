@@ -19,7 +19,7 @@ WHEELS = ("fl", "fr", "rl", "rr")
 
 
 def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Sort by ``t_s``, drop rows without a finite time and repeated timestamps."""
+    """Sort by `t_s`, drop rows without a finite time and repeated timestamps."""
     if "t_s" not in frame.columns:
         raise ValueError(f"{name}: no 't_s' column (columns: {', '.join(map(str, frame.columns))})")
     t = pd.to_numeric(frame["t_s"], errors="coerce").astype("float64")
@@ -40,7 +40,7 @@ def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _as_float(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
-    """Cast the measurement ``columns`` to float64 (raw files store float32)."""
+    """Cast the measurement `columns` to float64 (raw files store float32)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{name}: missing column(s) {', '.join(missing)}")
@@ -50,14 +50,14 @@ def _as_float(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.Da
 class InitialDataReader(BasePlugin):
     """Tidy the raw wheel, IMU and GPS streams and convert wheel speeds to m/s.
 
-    Each stream is sorted by its timestamp ``t_s`` (seconds since the start of the
+    Each stream is sorted by its timestamp `t_s` (seconds since the start of the
     recording); rows whose time is NaN or infinite and rows that repeat an earlier
     timestamp (the logger sometimes writes a sample twice) are dropped, keeping the
     first. The number of dropped rows per stream is logged.
 
-    The wheel angular speeds ``fl``, ``fr``, ``rl``, ``rr`` (rad/s) become wheel
-    ground speeds ``fl_mps`` .. ``rr_mps`` = angular speed x ``wheel_radius_m``, and the
-    vehicle speed ``speed_mps`` is their mean (wheels that are NaN are left out). No
+    The wheel angular speeds `fl`, `fr`, `rl`, `rr` (rad/s) become wheel
+    ground speeds `fl_mps` .. `rr_mps` = angular speed × `wheel_radius_m`, and the
+    vehicle speed `speed_mps` is their mean (wheels that are NaN are left out). No
     value is judged here: spikes and gaps pass through unchanged for the cleaner.
     All measurement columns are returned as float64.
     """
@@ -74,7 +74,7 @@ class InitialDataReader(BasePlugin):
     }
 
     wheel_radius_m = Param(
-        0.31, "Dynamic rolling radius of the tyres in metres: wheel m/s = rad/s x radius."
+        0.31, "Dynamic rolling radius of the tyres in metres: wheel m/s = rad/s × radius."
     )
 
     def run(self, hub: DataHub) -> None:

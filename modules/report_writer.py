@@ -19,7 +19,7 @@ EVENT_KINDS = ("hard_brake", "harsh_accel", "stop")
 
 
 def _finite_or_nan(values: np.ndarray, reduce: str) -> float:
-    """max/min/mean of the finite ``values``; NaN when there are none (and no warning)."""
+    """max/min/mean of the finite `values`; NaN when there are none (and no warning)."""
     finite = values[np.isfinite(values)]
     return float(getattr(np, reduce)(finite)) if len(finite) else float("nan")
 
@@ -27,19 +27,19 @@ def _finite_or_nan(values: np.ndarray, reduce: str) -> float:
 class ReportWriter(BasePlugin):
     """Summarise the drive in one table of metrics with units.
 
-    One row per metric, columns ``metric``, ``value`` (float) and ``unit``:
+    One row per metric, columns `metric`, `value` (float) and `unit`:
 
-    * ``duration`` (min): time covered by the feature grid;
-    * ``distance`` (km): final value of ``distance_m``;
-    * ``mean_moving_speed`` (km/h): average speed over the samples where the vehicle
-      moves (time-weighted, the grid is uniform); ``max_speed`` (km/h);
-    * ``events_<kind>`` (count) for hard_brake, harsh_accel and stop (also when zero) and
+    * `duration` (min): time covered by the feature grid;
+    * `distance` (km): final value of `distance_m`;
+    * `mean_moving_speed` (km/h): average speed over the samples where the vehicle
+      moves (time-weighted, the grid is uniform); `max_speed` (km/h);
+    * `events_<kind>` (count) for hard_brake, harsh_accel and stop (also when zero) and
       any other kind the events contain;
-    * ``hard_brakes_per_100km`` (1/100 km): hard brakes normalised by distance, NaN for
+    * `hard_brakes_per_100km` (1/100 km): hard brakes normalised by distance, NaN for
       a drive of zero distance;
-    * ``valid_samples`` (%): share of rows the cleaner marked valid;
-    * ``max_deceleration`` (m/s²): the strongest braking, as a positive number, and
-      ``max_acceleration`` (m/s²).
+    * `valid_samples` (%): share of rows the cleaner marked valid;
+    * `max_deceleration` (m/s²): the strongest braking, as a positive number, and
+      `max_acceleration` (m/s²).
     """
 
     inputs: ClassVar[dict[str, str]] = {

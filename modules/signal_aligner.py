@@ -20,27 +20,44 @@ log = logging.getLogger(__name__)
 def _nearest(
     grid: pd.DataFrame, frame: pd.DataFrame, columns: dict[str, str], tolerance: float
 ) -> pd.DataFrame:
-    """Attach the ``frame`` sample nearest in time to every grid row (NaN if too far)."""
-    right = frame[["t_s", *columns]].rename(columns=columns)
+    """Attach the `frame` sample nearest in time to every grid row (NaN if too far).
+
+    When the stream is faster than the grid, every grid row normally has a sample of its
+    own; a sample that is the nearest to several rows (at the edge of a dropout) is kept
+    only for the row closest to it, so the other rows become NaN instead of repeating it.
+    """
+    t_src = frame["t_s"].to_numpy(dtype="float64")
+    right = frame[["t_s", *columns]].rename(columns=columns).assign(_t_src=t_src)
     if not right["t_s"].is_monotonic_increasing:
         right = right.sort_values("t_s", kind="stable")
-    return pd.merge_asof(grid, right, on="t_s", direction="nearest", tolerance=tolerance)
+    merged = pd.merge_asof(grid, right, on="t_s", direction="nearest", tolerance=tolerance)
+    grid_step = float(np.median(np.diff(grid["t_s"]))) if len(grid) > 1 else np.inf
+    stream_step = float(np.median(np.diff(np.sort(t_src)))) if len(t_src) > 1 else np.inf
+    if stream_step < grid_step:
+        source = merged["_t_src"].to_numpy()
+        distance = np.abs(source - merged["t_s"].to_numpy())
+        order = np.lexsort((distance, source))  # by sample, nearest grid row first
+        repeat = np.zeros(len(merged), dtype=bool)
+        repeat[order[1:]] = source[order[1:]] == source[order[:-1]]
+        merged.loc[repeat, list(columns.values())] = np.nan
+    return merged.drop(columns="_t_src")
 
 
 class SignalAligner(BasePlugin):
-    """Resample wheel, IMU and GPS onto one uniform time grid at ``rate_hz``.
+    """Resample wheel, IMU and GPS onto one uniform time grid at `rate_hz`.
 
     The grid spans the time all three streams cover: from the latest first sample to
-    the earliest last sample, at whole multiples of 1 / ``rate_hz`` seconds (so at 20 Hz
+    the earliest last sample, at whole multiples of 1 / `rate_hz` seconds (so at 20 Hz
     the timestamps are 0.35, 0.40, 0.45, ... s). Each grid row takes the sample of each
-    stream that is nearest in time (``pandas.merge_asof``, direction "nearest"), without
+    stream that is nearest in time (`pandas.merge_asof`, direction "nearest"), without
     any interpolation or averaging.
 
-    A sample further away than ``max_staleness_s`` (``gps_max_staleness_s`` for the 1 Hz
-    GPS, whose nearest fix is normally up to 0.5 s away) is not used: inside a sensor
-    dropout the grid rows become NaN instead of repeating a stale value, and the cleaner
-    decides what to do with them. Output columns: ``t_s``, ``speed_mps`` (wheels),
-    ``ax``, ``ay``, ``az``, ``yaw_rate`` (IMU), ``lat``, ``lon``, ``gps_speed_mps`` (GPS).
+    A sample further away than `max_staleness_s` (`gps_max_staleness_s` for the 1 Hz
+    GPS, whose nearest fix is normally up to 0.5 s away) is not used, and a sample of a
+    stream faster than the grid (wheels, IMU) serves only the grid row nearest to it:
+    inside a sensor dropout the grid rows become NaN instead of repeating a stale value,
+    and the cleaner decides what to do with them. Output columns: `t_s`, `speed_mps` (wheels),
+    `ax`, `ay`, `az`, `yaw_rate` (IMU), `lat`, `lon`, `gps_speed_mps` (GPS).
     """
 
     inputs: ClassVar[dict[str, str]] = {

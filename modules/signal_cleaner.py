@@ -18,14 +18,15 @@ log = logging.getLogger(__name__)
 GRAVITY_MPS2 = 9.81
 # Columns checked for spikes. GPS is not: at 1 Hz it reaches the grid as a staircase.
 SPIKE_COLUMNS = ("speed_mps", "ax", "ay", "az", "yaw_rate")
-MAD_TO_SIGMA = 1.4826  # MAD x this = standard deviation for normally distributed noise
+MAD_TO_SIGMA = 1.4826  # MAD × this = standard deviation for normally distributed noise
 
 
 def _noise_scale(t: np.ndarray, x: np.ndarray, roll: dict[str, Any]) -> np.ndarray:
-    """Local robust noise level: 1.4826 x rolling median distance of a sample from the
-    straight line (in time) through its two neighbours.
+    """Robust noise level of `x` around each sample, in the unit of `x`.
 
-    Trends do not enter this distance, noise does. Zero distances are left out (runs of
+    It is 1.4826 × the rolling median distance of a sample from the straight line (in
+    time) through its two neighbours: trends do not enter this distance, noise does.
+    Zero distances are left out (runs of
     identical values, like wheels at standstill, say nothing about the noise) and the
     result is at least the same median taken over the whole column.
     """
@@ -42,11 +43,11 @@ def _noise_scale(t: np.ndarray, x: np.ndarray, roll: dict[str, Any]) -> np.ndarr
 def _spikes(t: np.ndarray, x: np.ndarray, window: int, sigma: float) -> np.ndarray:
     """Single samples that stick out from the rolling median and from both neighbours.
 
-    Hampel test: the distance from the centred rolling median over ``window`` samples
-    must exceed ``sigma`` x 1.4826 x the rolling median absolute deviation (MAD). On a
+    Hampel test: the distance from the centred rolling median over `window` samples
+    must exceed `sigma` × 1.4826 × the rolling median absolute deviation (MAD). On a
     smooth, almost noise-free signal the MAD is tiny and every bend would pass, so the
     sample must also be a peak or dip that differs from both neighbours by more than
-    ``sigma`` x the local noise level (and the MAD is never taken below that level).
+    `sigma` × the local noise level (and the MAD is never taken below that level).
     """
     if len(x) < 3:
         return np.zeros(len(x), dtype=bool)
@@ -68,10 +69,10 @@ def _spikes(t: np.ndarray, x: np.ndarray, window: int, sigma: float) -> np.ndarr
 
 
 def _bridge(t: np.ndarray, x: np.ndarray, max_gap_s: float, step_s: float) -> np.ndarray:
-    """Mask of NaN samples inside gaps of at most ``max_gap_s`` seconds (with data both sides).
+    """Mask of NaN samples inside gaps of at most `max_gap_s` seconds (with data both sides).
 
     The length of a gap is the time it spans without data: the distance between the valid
-    samples around it minus one sample period ``step_s``.
+    samples around it minus one sample period `step_s`.
     """
     ok = np.isfinite(x)
     idx = np.arange(len(x))
@@ -88,21 +89,21 @@ class SignalCleaner(BasePlugin):
 
     Works on the uniform grid from the aligner, column by column, in three passes:
 
-    1. Physical limits: vehicle and GPS speed outside 0 .. ``max_speed_mps``, ``ax``,
-       ``ay`` or ``az`` - 9.81 beyond ±``max_accel_mps2``, ``yaw_rate`` beyond
-       ±``max_yaw_rate_rps`` and coordinates off the globe become NaN.
+    1. Physical limits: vehicle and GPS speed outside 0 .. `max_speed_mps`, `ax`,
+       `ay` or `az` - 9.81 beyond ±`max_accel_mps2`, `yaw_rate` beyond
+       ±`max_yaw_rate_rps` and coordinates off the globe become NaN.
     2. Spikes (vehicle speed, ax, ay, az, yaw rate): a sample becomes NaN when it is more
-       than ``spike_sigma`` robust standard deviations away from the rolling median over
-       ``spike_window_s`` (Hampel test, 1.4826 x rolling MAD) and is a single-sample
-       peak or dip that differs from both neighbours by more than ``spike_sigma`` x the
+       than `spike_sigma` robust standard deviations away from the rolling median over
+       `spike_window_s` (Hampel test, 1.4826 × rolling MAD) and is a single-sample
+       peak or dip that differs from both neighbours by more than `spike_sigma` × the
        local noise level. The noise level comes from the distance of each sample to the
        line through its neighbours, so ramps, bends and kinks of a smooth, low-noise
        signal are not taken for spikes. Samples next to a gap are not tested.
-    3. Gaps: NaN stretches of at most ``max_gap_s`` seconds with valid data on both sides
+    3. Gaps: NaN stretches of at most `max_gap_s` seconds with valid data on both sides
        (sensor dropouts, the removed spikes) are filled by linear interpolation in time.
        Longer gaps, and gaps at the start or end, stay NaN.
 
-    The output has the input columns plus ``valid``: True where every signal column is
+    The output has the input columns plus `valid`: True where every signal column is
     finite after cleaning. The number of values removed and filled per column is logged.
     """
 
@@ -168,7 +169,13 @@ class SignalCleaner(BasePlugin):
                 ok = np.isfinite(x)
                 x[fill] = np.interp(t[fill], t[ok], x[ok])
             columns[name] = x
-            report.append((name, impossible.sum(), spikes.sum(), fill.sum(), np.isnan(x).sum()))
+            counts = [
+                (int(impossible.sum()), "impossible"),
+                (int(spikes.sum()), "spikes"),
+                (int(fill.sum()), "filled"),
+                (int(np.isnan(x).sum()), "still missing"),
+            ]
+            report.append((name, counts))
 
         clean = pd.DataFrame(columns)
         clean["valid"] = clean[signals].notna().all(axis=1) if signals else True
@@ -177,9 +184,9 @@ class SignalCleaner(BasePlugin):
             "cleaned %d rows: %s; %.1f %% valid",
             len(clean),
             "; ".join(
-                f"{n}: {a} impossible, {s} spikes, {f} filled, {m} still missing"
-                for n, a, s, f, m in report
-                if a or s or f or m
+                f"{name}: " + ", ".join(f"{n} {what}" for n, what in counts if n)
+                for name, counts in report
+                if any(n for n, _ in counts)
             )
             or "nothing to fix",
             100.0 * clean["valid"].mean() if len(clean) else 0.0,

@@ -34,11 +34,12 @@ GPS position has correlated noise of about hdop metres, GPS speed noise 0.15 m/s
 
 Defects, as found in real recordings:
 
-* timestamp jitter: wheel ±2 ms, IMU ±4 ms, GPS ±20 ms (normal, clipped), timestamps
-  rounded to 1 µs; the streams start at slightly different times;
+* timestamp jitter: normal with σ 0.4 / 0.8 / 2 ms for wheel / IMU / GPS, clipped at
+  ±2 / ±4 / ±20 ms; timestamps rounded to 1 µs; the streams start and end at slightly
+  different times;
 * dropouts: a few gaps of 0.2-3 s with missing rows in the wheel and in the IMU stream
-  (one per ~5 min, at least two each; the first is shorter than 1 s, the second
-  longer), placed outside hard brakes and sporty launches;
+  (one per ~5 min, at least two each; the first lasts 0.6-0.95 s, the second 1.5-3 s),
+  placed outside hard brakes and sporty launches;
 * GPS gaps of 2-10 s (tunnels; one per ~7 min, at least two), with poor hdop around;
   recordings shorter than 20 s (2,000 rows) get neither dropouts nor GPS gaps;
 * single-sample spikes with physically impossible values: one wheel at 350-900 rad/s
@@ -152,13 +153,13 @@ def _jittered_times(
 
 
 def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, np.ndarray]:
-    """Vehicle motion on the MOTION_RATE_HZ grid plus the hard-brake intervals."""
+    """Vehicle motion on the MOTION_RATE_HZ grid and the intervals of the driving events."""
     n = int(np.ceil(duration_s * MOTION_RATE_HZ)) + 1
     t = np.arange(n) * _DT
 
     # --- speed profile: cycles of stop / pull away / cruise / change / cruise / brake.
-    # A cycle lasts at least ~20 s, so this many cycles always covers the drive.
-    k = int(duration_s // 20) + 2
+    # A cycle lasts at least 17 s (~80 s on average), so k cycles always cover the drive.
+    k = int(duration_s // 15) + 2
     stop = rng.uniform(4.0, 45.0, k)
     stop[0] = rng.uniform(3.0, 6.0)
     v1 = rng.uniform(8.0, 33.0, k)
@@ -194,7 +195,8 @@ def _simulate_motion(rng: np.random.Generator, duration_s: float) -> dict[str, n
     # Speed = integral of the jerk-limited (smoothed) acceleration, clipped at 0.
     accel_steps = np.diff(v_profile, prepend=0.0) / _DT
     accel = _moving_average(accel_steps, round(0.6 * MOTION_RATE_HZ) + 1)
-    speed = np.maximum(np.cumsum(accel) * _DT, 0.0)
+    speed = np.cumsum(accel) * _DT
+    speed[speed < 1e-6] = 0.0  # also the rounding residue of the sum while standing
     accel = np.gradient(speed, _DT)
 
     # --- curves: straights and arcs of random radius, eased in over 3 s.
@@ -254,7 +256,7 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
     wheel_gap = rng.uniform(0.2, longest, n_drop)
     imu_gap = rng.uniform(0.2, longest, n_drop)
     for gaps in (wheel_gap, imu_gap) if n_drop else ():
-        gaps[0] = rng.uniform(0.3, 0.9)  # one gap that can be bridged, one that cannot
+        gaps[0] = rng.uniform(0.6, 0.95)  # one gap that can be bridged, one that cannot
         gaps[1] = rng.uniform(1.5, longest)
     wheel_gap_n = np.round(wheel_gap * WHEEL_RATE_HZ).astype(np.int64)
     imu_gap_n = np.round(imu_gap * IMU_RATE_HZ).astype(np.int64)
@@ -378,7 +380,7 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         }
     )
 
-    # Only events that start at least a second before the first stream ends.
+    # Only events that start at least a second before the earliest end of a stream.
     last_s = min(float(t_w[-1]), float(t_i[-1]), float(t_g[keep][-1])) - 1.0
     hard_brakes, launches = (motion[k] for k in ("hard_brakes", "harsh_accels"))
     truth = {
@@ -386,7 +388,7 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
         # sporty launches (acceleration m/s²).
         "hard_brakes": hard_brakes[hard_brakes[:, 0] <= last_s],
         "harsh_accels": launches[launches[:, 0] <= last_s],
-        "wheel_dropouts": wheel_drop,  # (first, last missing nominal t_s)
+        "wheel_dropouts": wheel_drop,  # (t_s of the first and of the last missing row)
         "imu_dropouts": imu_drop,
         "gps_gaps": gps_gap,
         "wheel_spikes": wheel_spikes,  # t_s of rows with a spike

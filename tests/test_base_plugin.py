@@ -105,7 +105,7 @@ def test_int_is_not_accepted_as_bool() -> None:
 
 
 def test_float_is_not_narrowed_to_int() -> None:
-    with pytest.raises(ConfigError, match="param 'window' must be int, got float 2.0"):
+    with pytest.raises(ConfigError, match=r"param 'window' must be int, got float 2\.0"):
         Detector.window.coerce(2.0, where="w")
 
 
@@ -176,6 +176,14 @@ def test_mutable_default_is_not_shared_between_instances() -> None:
     assert second.channels == ["x"]
     assert second.limits == {"max": 1}
     assert Detector.channels.default == ["x"]
+
+
+def test_given_mutable_params_are_not_shared_with_the_caller() -> None:
+    given = {"sensor": "imu", "channels": ["a"]}
+    first = Detector(params=given)
+    first.channels.append("b")
+    assert given["channels"] == ["a"]
+    assert Detector(params=given).channels == ["a"]
 
 
 def test_required_param_missing() -> None:

@@ -199,7 +199,7 @@ def test_debug_shows_the_traceback(project: Path, cli) -> None:
         (["pipeline", "--case", "dmeo"], "unknown case 'dmeo' (no cases/dmeo/case.yaml); did you mean 'demo'?"),
         (["pipeline", "--case", "../x"], "invalid case name '../x'"),
         (["pipeline", "--case", "/abs"], "invalid case name '/abs'"),
-        (["pipeline", "--case", "x", "--template", "../demo"], "invalid case name"),
+        (["pipeline", "--case", "x", "--template", "../demo"], "invalid template name"),
         (["pipeline", "--case", "ok", "--template", "dmeo"], "unknown template 'dmeo'"),
         (["pipeline", "--case", "ok", "--template", "../../etc"], "invalid template name"),
         (["pipeline", "--cas", "demo"], "No such option '--cas'"),

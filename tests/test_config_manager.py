@@ -31,14 +31,27 @@ run:
 """
 
 
+# A case needs at least one step; cases that do not test the pipeline get this one,
+# appended after their own lines so that line numbers stay as written.
+FILLER_PIPELINE = "pipeline:\n  - plugin: Anything\n"
+
+
 def build_project(
-    root: Path, case_yaml: str, *, global_yaml: str | None = GLOBAL, case: str = "demo"
+    root: Path,
+    case_yaml: str,
+    *,
+    global_yaml: str | None = GLOBAL,
+    case: str = "demo",
+    add_pipeline: bool = True,
 ) -> Project:
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "cases" / case).mkdir(parents=True, exist_ok=True)
     if global_yaml is not None:
         (root / "config" / "global.yaml").write_text(textwrap.dedent(global_yaml))
-    (root / "cases" / case / "case.yaml").write_text(textwrap.dedent(case_yaml))
+    text = textwrap.dedent(case_yaml)
+    if add_pipeline and "pipeline:" not in text:
+        text += FILLER_PIPELINE
+    (root / "cases" / case / "case.yaml").write_text(text)
     return Project.at(root)
 
 
@@ -103,11 +116,13 @@ def test_origins_name_file_and_line_of_each_value(tmp_path: Path) -> None:
     assert merged.origin(("description",)) == "cases/demo/case.yaml:1"
     # a parent path reports one of its children; an unknown path is a built-in default
     assert merged.origin(("data",)) in {
+        "cases/demo/case.yaml:3",
         "cases/demo/case.yaml:4",
         "config/global.yaml:5",
         "config/global.yaml:6",
     }
-    assert merged.origin(("pipeline",)) == "built-in default"
+    assert merged.origin(("data_sources",)) == "built-in default"
+    assert merged.origin(("pipeline", 0, "plugin")) == "cases/demo/case.yaml:6"
 
 
 def test_origin_of_replaced_subtree_forgets_lower_layer(tmp_path: Path) -> None:
@@ -152,8 +167,31 @@ def test_empty_layer_changes_nothing() -> None:
 
 
 def test_layer_must_be_a_mapping(tmp_path: Path) -> None:
-    message = config_error(tmp_path, "- a\n- b\n")
+    message = config_error(tmp_path, "- a\n- b\n", add_pipeline=False)
     assert message.startswith("cases/demo/case.yaml: the top level must be a mapping")
+
+
+def test_global_layer_must_be_a_mapping(tmp_path: Path) -> None:
+    message = config_error(tmp_path, "description: x\n", global_yaml="just text\n")
+    assert message.startswith("config/global.yaml: the top level must be a mapping")
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_empty_case_file_is_refused(tmp_path: Path, text: str) -> None:
+    message = config_error(tmp_path, text, add_pipeline=False)
+    assert message.startswith("cases/demo/case.yaml: the file is empty")
+
+
+@pytest.mark.parametrize("text", ["description: x\n", "pipeline: []\n"])
+def test_case_without_steps_is_refused(tmp_path: Path, text: str) -> None:
+    message = config_error(tmp_path, text, add_pipeline=False)
+    assert message.startswith("cases/demo/case.yaml: the pipeline is empty")
+
+
+def test_empty_global_file_is_fine(tmp_path: Path) -> None:
+    _, config = load(tmp_path, "description: x\n", global_yaml="")
+    assert config.settings.description == "x"
+    assert config.files == ["config/global.yaml", "cases/demo/case.yaml"]
 
 
 def test_without_global_file(tmp_path: Path) -> None:
@@ -336,7 +374,7 @@ def test_custom_case_folder(tmp_path: Path) -> None:
 
 
 def test_case_folder_escaping_the_project_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UnsafeNameError, match="data.case_folder"):
+    with pytest.raises(UnsafeNameError, match=r"data\.case_folder"):
         sources_of(tmp_path / "p", "data:\n  case_folder: ../../../out\n")
 
 

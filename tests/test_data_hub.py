@@ -59,9 +59,7 @@ def test_file_is_read_only_on_first_access(root: Path) -> None:
     counting = CountingFormat()
     path = root / "data" / "notes.txt"
     path.write_text("hello", encoding="utf-8")
-    hub = DataHub(
-        {"notes": DataSource("notes", counting.format, path)}, project_root=root
-    )
+    hub = DataHub({"notes": DataSource("notes", counting.format, path)}, project_root=root)
     assert counting.reads == []
     assert "notes" in hub
     assert counting.reads == []
@@ -159,9 +157,7 @@ def test_memory_format_is_never_written(root: Path) -> None:
 
 def test_memory_format_with_a_path_is_still_not_written(root: Path) -> None:
     path = root / "data" / "mem.bin"
-    hub = DataHub(
-        {"m": DataSource("m", FORMATS["memory"], path)}, project_root=root
-    )
+    hub = DataHub({"m": DataSource("m", FORMATS["memory"], path)}, project_root=root)
     hub["m"] = [1, 2]
     assert not path.exists()
     hub.release("m")
@@ -182,7 +178,9 @@ def test_read_only_source_refuses_writes(root: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "feather", "csv"])
-@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], pd.Series([1, 2])], ids=["dict", "list", "series"])
+@pytest.mark.parametrize(
+    "value", [{"a": 1}, [1, 2], pd.Series([1, 2])], ids=["dict", "list", "series"]
+)
 def test_tabular_format_refuses_non_dataframe(root: Path, fmt: str, value: Any) -> None:
     hub = hub_of(root, source(root, "table", fmt)).for_step(
         "Maker", reads={}, writes={"out": "table"}

@@ -147,8 +147,19 @@ def test_interrupted_generation_keeps_the_previous_recording(
 
 def test_too_few_rows_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least"):
-        gen.generate(tmp_path, rows=100)
+        gen.generate(tmp_path, rows=gen.MIN_ROWS - 1)
     assert not (tmp_path / gen.RAW_DIR).exists()
+
+
+@pytest.mark.parametrize("rows", [100, 1_999, 5_000])
+def test_small_recordings(rows: int) -> None:
+    drive = gen.simulate_drive(rows, 3)
+    counts = [drive.tables[n].num_rows for n in ("wheel_speed", "imu", "gps")]
+    assert counts == [rows, rows // 2, rows // 100]
+    has_gaps = rows >= 2_000  # dropouts and GPS gaps need 20 s
+    assert (len(drive.truth["wheel_dropouts"]) > 0) == has_gaps
+    assert (len(drive.truth["gps_gaps"]) > 0) == has_gaps
+    assert len(drive.truth["wheel_spikes"]) >= 3
 
 
 def test_main_writes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -227,7 +227,7 @@ def test_plugin_without_run_is_reported_invalid(root: Path) -> None:
     info = {i.name: i for i in reg.infos()}["Lazy"]
     assert not info.ok
     assert info.error == f"modules/{stem}.py: plugin Lazy does not implement run(self, hub)"
-    with pytest.raises(PluginDefinitionError, match="plugin 'Lazy' is broken: .*run"):
+    with pytest.raises(PluginDefinitionError, match=r"plugin 'Lazy' is broken: .*run"):
         reg.get("Lazy")
     assert reg.get("Works").__name__ == "Works"
 

@@ -360,7 +360,7 @@ def test_load_yaml_reads_file_and_uses_display_name(tmp_path: Path) -> None:
 
 
 def test_load_yaml_missing_file_is_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="missing.yaml: file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: file not found"):
         load_yaml(tmp_path / "missing.yaml", display="missing.yaml")
 
 

@@ -22,6 +22,7 @@ module must not do expensive work at import time.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -150,14 +151,14 @@ class BasePlugin:
         values: dict[str, Any] = {}
         for name, spec in cls.params.items():
             if name in given:
-                values[name] = spec.coerce(given[name], where=where)
+                values[name] = spec.coerce(copy.deepcopy(given[name]), where=where)
             elif spec.required:
                 raise ConfigError(
                     f"{where}: plugin {cls.__name__} needs param '{name}' "
                     f"({spec.description or spec.type_name}); set it under params:"
                 )
             else:
-                values[name] = spec.default
+                values[name] = copy.deepcopy(spec.default)  # never share a mutable default
         return values
 
     @property
@@ -166,15 +167,20 @@ class BasePlugin:
         return dict(self.__dict__["_param_values"])
 
     @classmethod
+    def docstring(cls) -> str:
+        """The class's own docstring, cleaned (never inherited from a parent)."""
+        return inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+
+    @classmethod
     def summary(cls) -> str:
         """The first line of the class docstring."""
-        doc = inspect.getdoc(cls) or ""
+        doc = cls.docstring()
         return doc.splitlines()[0].strip() if doc else ""
 
     @classmethod
     def description(cls) -> str:
         """The class docstring after its first paragraph."""
-        doc = inspect.getdoc(cls) or ""
+        doc = cls.docstring()
         parts = doc.split("\n\n", 1)
         return parts[1].strip() if len(parts) > 1 else ""
 

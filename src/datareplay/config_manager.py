@@ -46,6 +46,7 @@ class MergedConfig:
 
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[KeyPath, str] = field(default_factory=dict)
+    key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
 
     def apply(self, doc: YamlDocument) -> None:
         """Merge one layer over this config (mappings merge, anything else replaces)."""
@@ -62,6 +63,7 @@ class MergedConfig:
         if isinstance(base, dict) and isinstance(over, dict):
             merged = dict(base)
             for key, value in over.items():
+                self.key_origins[(*path, key)] = doc.where((*path, key))
                 merged[key] = self._merge(base.get(key), value, (*path, key), doc)
             return merged
         self._forget(path)
@@ -85,6 +87,8 @@ class MergedConfig:
     def origin(self, path: Iterable[str | int]) -> str:
         """Where the value at ``path`` (or its closest recorded parent/child) came from."""
         path = tuple(path)
+        if path in self.key_origins and path not in self.origins:
+            return self.key_origins[path]
         probe = path
         while probe:
             if probe in self.origins:

@@ -44,10 +44,7 @@ def _read_feather(path: Path) -> Any:
 def _write_feather(value: Any, path: Path) -> None:
     import pyarrow.feather as feather
 
-    frame = value
-    if not _default_index(value):
-        frame = value.reset_index()
-    feather.write_feather(frame, path, compression="lz4")
+    feather.write_feather(value, path, compression="lz4")
 
 
 def _default_index(frame: Any) -> bool:
@@ -75,13 +72,24 @@ def _write_csv(value: Any, path: Path) -> None:
 def _read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         document = json.load(fh)
-    if isinstance(document, dict) and set(document) == {"schema", "data"}:
+    if _is_table_document(document):
         import io
 
         import pandas as pd
 
         return pd.read_json(io.StringIO(json.dumps(document)), orient="table")
     return document
+
+
+def _is_table_document(document: Any) -> bool:
+    """True for what DataFrame.to_json(orient="table") writes."""
+    return (
+        isinstance(document, dict)
+        and set(document) == {"schema", "data"}
+        and isinstance(document["schema"], dict)
+        and "fields" in document["schema"]
+        and "pandas_version" in document["schema"]
+    )
 
 
 def _write_json(value: Any, path: Path) -> None:

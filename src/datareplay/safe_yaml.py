@@ -130,6 +130,7 @@ class _Builder:
         self.doc = doc
         self.loader = loader
         self.count = 0
+        self.active: set[int] = set()  # nodes being built: an alias back to one is a loop
 
     def _fail(self, node: yaml.Node, message: str) -> ConfigError:
         mark = node.start_mark
@@ -145,15 +146,14 @@ class _Builder:
             )
         if len(path) > MAX_DEPTH:
             raise self._fail(node, f"values nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != _MAP:
-                raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.active:
+                raise self._fail(node, "an alias refers to a value that contains it (recursive aliases)")
+            self.active.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.active.discard(id(node))
         if node.tag == _TIMESTAMP:
             return str(node.value)  # dates stay text: configuration holds no objects
         if node.tag not in _PLAIN:
@@ -164,9 +164,19 @@ class _Builder:
             )
         return self.loader.construct_object(node, deep=True)
 
+    def _collection(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
+            return self._mapping(node, path)
+        if node.tag != _SEQ:
+            raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
+        explicit_lines: dict[KeyPath, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 sources = (
@@ -191,8 +201,10 @@ class _Builder:
                     f"duplicate key '{format_path((*path, key))}' (first defined on line "
                     f"{first}); remove one of them",
                 )
-            self.doc.lines[(*path, key)] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            self.doc.lines[(*path, key)] = explicit_lines[(*path, key)] = line
             result[key] = self.build(value_node, (*path, key))
         for key, value in merged.items():
             result.setdefault(key, value)
+        self.doc.lines.update(explicit_lines)  # a later '<<' must not move explicit keys
         return result
