@@ -95,7 +95,7 @@ class EventDetector(BasePlugin):
             "harsh_accel": (accel >= self.harsh_accel_mps2, self.min_duration_s, np.maximum),
             "stop": (~moving & np.isfinite(speed_kmh), self.min_stop_s, None),
         }
-        parts = [empty_events()]
+        parts: list[pd.DataFrame] = []
         for kind, (mask, min_s, peak) in rules.items():
             starts, ends = _runs(mask)
             t_start = t[starts]
@@ -115,6 +115,7 @@ class EventDetector(BasePlugin):
                     }
                 ).astype(EVENT_DTYPES)
             )
+        # Empty parts are left out of the concatenation (pandas warns about them).
         parts = [p for p in parts if len(p)] or [empty_events()]
         events = pd.concat(parts, ignore_index=True).astype(EVENT_DTYPES)
         events = events.sort_values(["t_start_s", "kind"], kind="stable", ignore_index=True)

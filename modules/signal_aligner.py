@@ -78,8 +78,8 @@ class SignalAligner(BasePlugin):
     )
     gps_max_staleness_s = Param(
         0.6,
-        "The same limit for the 1 Hz GPS, in seconds; must exceed 0.5 s or half the rows "
-        "lose their GPS fix.",
+        "The same limit for the 1 Hz GPS, in seconds; keep it above 0.5 s, as a fix "
+        "comes only once per second.",
     )
 
     def run(self, hub: DataHub) -> None:

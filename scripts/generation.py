@@ -43,8 +43,8 @@ Defects, as found in real recordings:
 * GPS gaps of 2-10 s (tunnels; one per ~7 min, at least two), with poor hdop around;
   recordings shorter than 20 s (2,000 rows) get neither dropouts nor GPS gaps;
 * single-sample spikes with physically impossible values: one wheel at 350-900 rad/s
-  (sign random) and IMU values of 30-80 m/s² or 3-8 rad/s (one per ~2 min, at least
-  three per stream);
+  (sign random) and IMU values 30-80 m/s² (3-8 rad/s for the yaw rate) above or below
+  their normal level (0, or 9.81 for az); one per ~2 min, at least three per stream;
 * duplicated rows (same timestamp twice) in the wheel stream (at least two).
 
 The same ``rows`` and ``seed`` give byte-identical files. ``simulate_drive`` returns
@@ -348,9 +348,11 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
     sign = rng.choice([-1.0, 1.0], n_spikes)
     accel_spike = rng.uniform(30.0, 80.0, n_spikes) * sign  # m/s², far beyond any car
     yaw_spike = rng.uniform(3.0, 8.0, n_spikes) * sign  # rad/s
+    normal_level = {"ax": 0.0, "ay": 0.0, "az": GRAVITY_MPS2, "yaw_rate": 0.0}
     for i, (name, x) in enumerate(imu.items()):
         hit = column_hit == i
-        x[rows_hit[hit]] = (yaw_spike if name == "yaw_rate" else accel_spike)[hit]
+        spike = yaw_spike if name == "yaw_rate" else accel_spike
+        x[rows_hit[hit]] = normal_level[name] + spike[hit]
     imu_spikes = t_i[rows_hit]
     imu_table = pa.table({"t_s": t_i, **imu})
 

@@ -141,7 +141,7 @@ def test_reader_drops_duplicates_and_converts_to_mps(
 def test_reader_sorts_drops_bad_times_and_logs(
     raw: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
 ) -> None:
-    wheel = raw["wheel_speed_raw"].iloc[:1000]
+    wheel = raw["wheel_speed_raw"].drop_duplicates("t_s").iloc[:1000]
     broken = pd.concat(
         [wheel.iloc[::-1], wheel.iloc[:3]], ignore_index=True
     )  # reversed + 3 repeats
@@ -193,11 +193,12 @@ def test_dropouts_become_nan_not_stale_values(
 ) -> None:
     aligned = hub["aligned"]
     t = aligned["t_s"]
-    for first, last in truth["wheel_dropouts"]:
-        inside = (t > first + 0.26) & (t < last - 0.26)
-        assert aligned.loc[inside, "speed_mps"].isna().all()
-    for first, last in truth["gps_gaps"]:
-        inside = (t > first + 0.61) & (t < last - 0.61)
+    for first, last in truth["wheel_dropouts"]:  # times of the first and last missing row
+        # A sample at the edge serves only the grid row nearest to it, not its neighbours.
+        inside = (t > first + 0.05) & (t < last - 0.05)
+        assert inside.any() and aligned.loc[inside, "speed_mps"].isna().all()
+    for first, last in truth["gps_gaps"]:  # times of the first and last missing fix
+        inside = (t > first - 0.35) & (t < last + 0.35)
         assert inside.any() and aligned.loc[inside, "lat"].isna().all()
     # Outside the dropouts every grid row has a wheel sample.
     near_gap = np.zeros(len(t), dtype=bool)
@@ -224,7 +225,6 @@ def test_clean_output_is_physical(hub: dict[str, Any]) -> None:
     clean = hub["clean"]
     assert list(clean.columns) == [*hub["aligned"].columns, "valid"]
     assert clean["valid"].dtype == bool
-    assert clean["speed_mps"].between(0.0, 70.0).all() | clean["speed_mps"].isna().any()
     assert clean["speed_mps"].dropna().between(0.0, 40.0).all()
     assert clean[["ax", "ay"]].abs().max().max() < 15.0
     assert clean["yaw_rate"].abs().max() < 2.0
@@ -236,8 +236,10 @@ def test_clean_output_is_physical(hub: dict[str, Any]) -> None:
 def test_cleaner_removes_injected_spikes_and_interpolates(hub: dict[str, Any]) -> None:
     aligned = hub["aligned"].copy()
     reference = hub["clean"]
-    rows = [500, 1500, 2500, 3000]  # rows that have data in every column
-    assert reference.loc[rows, "valid"].all()
+    # Four rows with data in every column, also in the rows around them.
+    valid = reference["valid"].rolling(5, center=True).min().fillna(0).astype(bool)
+    candidates = np.flatnonzero(valid & (reference["speed_mps"] > 1.0))
+    rows = [int(candidates[i * len(candidates) // 4]) for i in range(4)]
     aligned.loc[rows[0], "speed_mps"] += 20.0  # within the limits: only the spike test
     aligned.loc[rows[1], "speed_mps"] = 250.0  # impossible
     aligned.loc[rows[2], "ax"] += 5.0
@@ -254,8 +256,12 @@ def test_cleaner_does_not_touch_normal_samples(hub: dict[str, Any]) -> None:
     for column in ("speed_mps", "ax", "ay", "az", "yaw_rate"):
         both = aligned[column].notna() & clean[column].notna()
         changed = (aligned.loc[both, column] - clean.loc[both, column]).abs() > 1e-12
-        bound = {"speed_mps": 40.0, "yaw_rate": 2.5}.get(column, 25.0)
-        plausible = aligned.loc[both, column].abs() < bound
+        low, high = {
+            "speed_mps": (0.0, 40.0),  # m/s
+            "az": (-5.0, 25.0),  # m/s², around 9.81
+            "yaw_rate": (-2.5, 2.5),  # rad/s
+        }.get(column, (-15.0, 15.0))
+        plausible = aligned.loc[both, column].between(low, high)
         assert not (changed & plausible).any(), f"{column}: a normal sample was changed"
 
 
@@ -317,8 +323,10 @@ def test_acceleration_matches_the_hard_brakes(
     for start, end, decel in truth["hard_brakes"]:
         inner = (t > start + 0.8) & (t < end - 0.8)
         assert features.loc[inner, "accel_mps2"].median() == pytest.approx(-decel, abs=0.2)
-    cruising = features["speed_mps"] > 5
-    assert features.loc[cruising, "accel_mps2"].abs().median() < 0.3
+    # The wheel-based acceleration agrees with the independent IMU (up to its bias).
+    ax = hub["clean"]["ax"]
+    bias = (ax - features["accel_mps2"]).median()
+    assert (features["accel_mps2"] - (ax - bias)).abs().median() < 0.1
 
 
 def test_imu_fills_acceleration_only_when_fused(
@@ -326,8 +334,8 @@ def test_imu_fills_acceleration_only_when_fused(
 ) -> None:
     clean = hub["clean"]
     first, last = max(truth["wheel_dropouts"], key=lambda g: g[1] - g[0])
-    gap = (clean["t_s"] > first + 0.5) & (clean["t_s"] < last - 0.5)
-    assert clean.loc[gap, "speed_mps"].isna().all()
+    gap = (clean["t_s"] > first + 0.5) & (clean["t_s"] < last - 0.5) & clean["ax"].notna()
+    assert gap.sum() > 10 and clean.loc[gap, "speed_mps"].isna().all()
     fused = hub["features"]
     assert fused.loc[gap, "accel_mps2"].notna().all()
     assert fused.loc[gap, "accel_mps2"].abs().max() < 5.0

@@ -99,7 +99,8 @@ def test_rates_and_jitter(
     # Jitter exists but stays within a few ms of the nominal grid.
     assert regular.std() > 1e-5
     assert np.abs(regular - 1.0 / rate).max() <= 2 * jitter_s + 1e-6
-    assert t[-1] == pytest.approx(ROWS / 100, rel=0.05)
+    # Streams run a little longer than rows/100 s: their gaps are made up for at the end.
+    assert ROWS / 100 - 1 < t[-1] < ROWS / 100 + 25
 
 
 def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
@@ -183,7 +184,7 @@ def vehicle_speed(wheel: pd.DataFrame) -> np.ndarray:
 def test_speed_profile_is_a_plausible_drive(frames: dict[str, pd.DataFrame]) -> None:
     wheel = frames["wheel_speed"].drop_duplicates("t_s")
     v = vehicle_speed(wheel)
-    assert v.min() >= 0.0 and 25.0 < v.max() < 34.0
+    assert v.min() >= 0.0 and 8.0 < v.max() < 34.0
     standing = v < 0.1
     assert 0.05 < standing.mean() < 0.6, "there are stops, but the car mostly drives"
     # Accelerations over 0.1 s stay within what the phases allow (hard brakes up to 7).
@@ -245,6 +246,8 @@ def test_defects_impossible_spikes(
         | (np.abs(values[:, 2] - 9.81) > 25.0)
         | (np.abs(values[:, 3]) > 2.5)
     )
+    assert np.abs(values[~impossible, :2]).max() < 8.0
+    assert np.abs(values[~impossible, 3]).max() < 0.5
     assert impossible.sum() == len(truth["imu_spikes"]) >= 3
     np.testing.assert_allclose(imu.loc[impossible, "t_s"], truth["imu_spikes"])
 

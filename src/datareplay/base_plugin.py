@@ -22,9 +22,10 @@ module must not do expensive work at import time.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -78,14 +79,14 @@ class Param:
     def type_name(self) -> str:
         return _TYPES[self.type] if self.type is not None else "any"
 
-    def __set_name__(self, owner: type, name: str) -> None:
+    def __set_name__(self, owner: builtins.type, name: str) -> None:
         object.__setattr__(self, "name", name)
 
     @overload
-    def __get__(self, instance: None, owner: type) -> Param: ...
+    def __get__(self, instance: None, owner: builtins.type) -> Param: ...
     @overload
-    def __get__(self, instance: object, owner: type) -> Any: ...
-    def __get__(self, instance: object | None, owner: type) -> Any:
+    def __get__(self, instance: object, owner: builtins.type) -> Any: ...
+    def __get__(self, instance: object | None, owner: builtins.type) -> Any:
         if instance is None:
             return self
         return instance.__dict__["_param_values"][self.name]
@@ -138,27 +139,43 @@ class BasePlugin:
         self.__dict__["_param_values"] = self.resolve_params(params or {}, where=self.step)
 
     @classmethod
-    def resolve_params(cls, given: Mapping[str, Any], *, where: str) -> dict[str, Any]:
-        """Merge ``given`` over the declared defaults, checking names and types."""
-        unknown = [name for name in given if name not in cls.params]
-        if unknown:
-            name = unknown[0]
-            known = ", ".join(cls.params) or "none"
-            raise ConfigError(
-                f"{where}: unknown param '{name}' for plugin {cls.__name__}"
-                f"{did_you_mean(name, cls.params)} (known params: {known})"
-            )
+    def resolve_params(
+        cls,
+        given: Mapping[str, Any],
+        *,
+        where: str,
+        origin_of: Callable[[str], str] | None = None,
+    ) -> dict[str, Any]:
+        """Merge ``given`` over the declared defaults, checking names and types.
+
+        Every problem is reported at once: the ConfigError holds one line per problem.
+        ``origin_of(name)`` says where a given value came from (default: ``where``).
+        """
+        problems: list[str] = []
+        known = ", ".join(cls.params) or "none"
+        origin_of = origin_of or (lambda _: where)
+        for name in given:
+            if name not in cls.params:
+                problems.append(
+                    f"{origin_of(name)}: unknown param '{name}' for plugin {cls.__name__}"
+                    f"{did_you_mean(name, cls.params)} (known params: {known})"
+                )
         values: dict[str, Any] = {}
         for name, spec in cls.params.items():
-            if name in given:
-                values[name] = spec.coerce(copy.deepcopy(given[name]), where=where)
-            elif spec.required:
-                raise ConfigError(
-                    f"{where}: plugin {cls.__name__} needs param '{name}' "
-                    f"({spec.description or spec.type_name}); set it under params:"
-                )
-            else:
-                values[name] = copy.deepcopy(spec.default)  # never share a mutable default
+            try:
+                if name in given:
+                    values[name] = spec.coerce(copy.deepcopy(given[name]), where=origin_of(name))
+                elif spec.required:
+                    raise ConfigError(
+                        f"{where}: plugin {cls.__name__} needs param '{name}' "
+                        f"({spec.description or spec.type_name}); set it under params:"
+                    )
+                else:
+                    values[name] = copy.deepcopy(spec.default)  # never share a mutable default
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("\n".join(problems))
         return values
 
     @property

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -46,6 +47,40 @@ class _State:
 
 pass_state = click.make_pass_decorator(_State)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def case_options(func: F) -> F:
+    """--set, --params and --env: the layers a command puts over the case's config."""
+    func = click.option(
+        "--env",
+        metavar="NAME",
+        envvar="DATAREPLAY_ENV",
+        help="Environment layer config/env/NAME.yaml (also DATAREPLAY_ENV).",
+    )(func)
+    func = click.option(
+        "--params",
+        "params_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="YAML file of overrides, over case.yaml (repeatable).",
+    )(func)
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override one config value for this run, e.g. "
+        "pipeline.EventDetector.params.hard_brake_mps2=3.5 (repeatable; +KEY adds a key).",
+    )(func)
+
+
+def _options(env: str | None, params_files: tuple[Path, ...], overrides: tuple[str, ...]) -> Any:
+    from datareplay.session import CaseOptions
+
+    return CaseOptions(env=env, params_files=params_files, overrides=overrides)
+
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="datareplay")
@@ -73,16 +108,26 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
 @click.option("--case", "case", required=True, help="Case to run (cases/<CASE>/case.yaml).")
 @click.option("--template", metavar="T", help="Create the case from templates/<T>_case.yaml first.")
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
+@case_options
 @pass_state
-def pipeline(state: _State, case: str, template: str | None, wait: bool) -> None:
+def pipeline(
+    state: _State,
+    case: str,
+    template: str | None,
+    wait: bool,
+    env: str | None,
+    params_files: tuple[Path, ...],
+    overrides: tuple[str, ...],
+) -> None:
     """Run the whole pipeline of a case."""
     session = state.session()
+    options = _options(env, params_files, overrides)
     if template is not None:
-        created = session.create_case(case, template)
+        created = session.create_case(case, template, options)
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
-    result = session.run_pipeline(case, wait=wait)
+    result = session.run_pipeline(case, options, wait=wait)
     click.echo(
         f"run {result.run_id} of case '{case}' finished: {len(result.steps)} steps "
         f"in {result.seconds:.2f} s"
@@ -94,17 +139,93 @@ def pipeline(state: _State, case: str, template: str | None, wait: bool) -> None
 @click.argument("name")
 @click.option("--case", "case", required=True, help="Case whose pipeline holds the plugin.")
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
+@case_options
 @pass_state
-def plugin(state: _State, name: str, case: str, wait: bool) -> None:
+def plugin(
+    state: _State,
+    name: str,
+    case: str,
+    wait: bool,
+    env: str | None,
+    params_files: tuple[Path, ...],
+    overrides: tuple[str, ...],
+) -> None:
     """Run one plugin (step) of a case alone, from persisted inputs."""
     session = state.session()
-    result = session.run_plugin(case, name, wait=wait)
+    options = _options(env, params_files, overrides)
+    result = session.run_plugin(case, name, options, wait=wait)
     step = result.steps[0]
     click.echo(
         f"run {result.run_id}: step '{step.name}' of case '{case}' finished "
         f"in {step.seconds:.2f} s"
     )
     click.echo(render_summary(result.hub, session.project.root))
+
+
+@cli.command("config")
+@click.option("--case", "case", required=True, help="Case whose merged config to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {config, origins}.")
+@case_options
+@pass_state
+def config_command(
+    state: _State,
+    case: str,
+    as_json: bool,
+    env: str | None,
+    params_files: tuple[Path, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """Print the merged config of a case with the origin of every value."""
+    import json
+
+    from datareplay.merged_config import render_yaml
+    from datareplay.safe_yaml import format_path
+
+    session = state.session()
+    config = session.config.load_case(
+        case, env=env, params_files=params_files, overrides=overrides
+    )
+    data = config.settings.model_dump(mode="json")
+    for key in ("vars", "data_sources", "pipeline"):  # as written, without schema defaults
+        data[key] = config.merged.data.get(key, data[key])
+    if as_json:
+        origins: dict[str, str] = {}
+
+        def collect(value: Any, path: tuple[str | int, ...]) -> None:
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    collect(v, (*path, k))
+            elif isinstance(value, list) and value:
+                for i, v in enumerate(value):
+                    collect(v, (*path, i))
+            else:
+                origins[format_path(path)] = config.merged.origin(path)
+
+        collect(data, ())
+        click.echo(json.dumps({"config": data, "origins": origins}, indent=2))
+        return
+    click.echo(f"# merged config of case '{case}' from: {', '.join(config.files)}")
+    click.echo(render_yaml(data, config.merged.origin), nl=False)
+
+
+@cli.command()
+@click.option("--case", "case", required=True, help="Case to check.")
+@case_options
+@pass_state
+def validate(
+    state: _State,
+    case: str,
+    env: str | None,
+    params_files: tuple[Path, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """Check config, plugins, params, data flow and raw inputs without running anything."""
+    session = state.session()
+    opened = session.validate(case, _options(env, params_files, overrides))
+    click.echo(
+        f"case '{case}' is valid: {len(opened.plan.steps)} steps, "
+        f"{len(opened.hub.sources)} data sources, raw inputs present"
+    )
 
 
 @cli.command("generate-data")
@@ -170,7 +291,9 @@ def render_summary(hub: DataHub, root: Path) -> str:
         size = _size(item.size_bytes) if item.size_bytes is not None else ""
         rows.append((item.name, item.status.value, item.kind, size, hub.relative(item.path)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -218,7 +341,9 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """Print each line of ``message`` as one ``error:`` line on stderr."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
 
 
 def run(argv: Any = None) -> None:

@@ -1,21 +1,25 @@
-"""Layered configuration: ``config/global.yaml``, then ``cases/<case>/case.yaml`` over it.
+"""Layered configuration of a case, traceable to the file and line of every value.
 
-The merge rule is the same for every layer: mappings merge key by key, everything else
-(lists, strings, numbers, booleans, null) replaces what the lower layer had. Every leaf
-value remembers the file and line it came from, so a value can always be traced.
+Layers, lowest first: built-in defaults, ``config/global.yaml``, the environment layer
+``config/env/<name>.yaml`` (``--env``), ``cases/<case>/case.yaml``, ``--params`` files and
+``--set`` overrides. The merge rule is the same at every layer: mappings merge key by key,
+everything else (lists, strings, numbers, booleans, null) replaces the lower value.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.config
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datareplay.errors import ConfigError, did_you_mean
-from datareplay.names import contained_path
+from datareplay.errors import ConfigError, UnknownNameError, did_you_mean
+from datareplay.interpolation import interpolate
+from datareplay.merged_config import MergedConfig
+from datareplay.names import check_name, contained_path
+from datareplay.overrides import Override, resolve_path
 from datareplay.project import Project
 from datareplay.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 GLOBAL_FILE = "global.yaml"
 LOGGING_FILE = "logging.yaml"
+ENV_FOLDER = "env"
 DEFAULT_LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -41,66 +46,6 @@ DEFAULT_LOGGING: dict[str, Any] = {
 
 
 @dataclass
-class MergedConfig:
-    """Plain merged data plus the origin (``file:line``) of every leaf key path."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    origins: dict[KeyPath, str] = field(default_factory=dict)
-    key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
-
-    def apply(self, doc: YamlDocument) -> None:
-        """Merge one layer over this config (mappings merge, anything else replaces)."""
-        if doc.data is None:
-            return
-        if not isinstance(doc.data, dict):
-            raise ConfigError(
-                f"{doc.source}: the top level must be a mapping of keys, got "
-                f"{type(doc.data).__name__}"
-            )
-        self.data = self._merge(self.data, doc.data, (), doc)
-
-    def _merge(self, base: Any, over: Any, path: KeyPath, doc: YamlDocument) -> Any:
-        if isinstance(base, dict) and isinstance(over, dict):
-            merged = dict(base)
-            for key, value in over.items():
-                self.key_origins[(*path, key)] = doc.where((*path, key))
-                merged[key] = self._merge(base.get(key), value, (*path, key), doc)
-            return merged
-        self._forget(path)
-        self._record(over, path, doc)
-        return over
-
-    def _forget(self, path: KeyPath) -> None:
-        for key in [k for k in self.origins if k[: len(path)] == path]:
-            del self.origins[key]
-
-    def _record(self, value: Any, path: KeyPath, doc: YamlDocument) -> None:
-        if isinstance(value, dict) and value:
-            for key, item in value.items():
-                self._record(item, (*path, key), doc)
-        elif isinstance(value, list) and value:
-            for index, item in enumerate(value):
-                self._record(item, (*path, index), doc)
-        else:
-            self.origins[path] = doc.where(path)
-
-    def origin(self, path: Iterable[str | int]) -> str:
-        """Where the value at ``path`` (or its closest recorded parent/child) came from."""
-        path = tuple(path)
-        if path in self.key_origins and path not in self.origins:
-            return self.key_origins[path]
-        probe = path
-        while probe:
-            if probe in self.origins:
-                return self.origins[probe]
-            probe = probe[:-1]
-        for key, origin in self.origins.items():
-            if key[: len(path)] == path:
-                return origin
-        return "built-in default"
-
-
-@dataclass
 class CaseConfig:
     """The validated configuration of one case."""
 
@@ -109,6 +54,7 @@ class CaseConfig:
     settings: Settings
     merged: MergedConfig
     files: list[str]
+    overrides: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 class ConfigManager:
@@ -120,36 +66,107 @@ class ConfigManager:
     def _load(self, path: Path) -> YamlDocument:
         return load_yaml(path, display=self.project.relative(path))
 
-    def load_case(self, case: str, *, case_file: Path | None = None) -> CaseConfig:
-        """Merge global.yaml and the case's case.yaml, then validate the result.
+    def load_case(
+        self,
+        case: str,
+        *,
+        case_file: Path | None = None,
+        env: str | None = None,
+        params_files: Sequence[Path] = (),
+        overrides: Sequence[str] = (),
+    ) -> CaseConfig:
+        """Merge every layer of ``case``, resolve references, then validate the result.
 
-        ``case_file`` loads another file as the case (a template, before it is copied).
+        Layers, lowest first: built-in defaults, config/global.yaml, config/env/<env>.yaml,
+        the case.yaml (or ``case_file``, e.g. a template before it is copied), each
+        ``params_files`` entry, each ``--set`` override.
         """
         folder = self.project.case_dir(case)
         case_file = case_file or self.project.case_file(case)
-        layers = []
+        merged = MergedConfig()
+        files: list[str] = []
+        override_sources: set[str] = set()
+
+        def apply(doc: YamlDocument) -> None:
+            merged.apply(doc)
+            files.append(doc.source)
+
         global_file = self.project.config_dir / GLOBAL_FILE
         if global_file.is_file():
-            layers.append(self._load(global_file))
+            apply(self._load(global_file))
+        if env:
+            env_doc = self._load(self.env_file(env))
+            apply(env_doc)
+            override_sources.add(env_doc.source)
         case_doc = self._load(case_file)
         if case_doc.data is None:
             raise ConfigError(
                 f"{case_doc.source}: the file is empty; a case needs data_sources and a pipeline"
             )
-        layers.append(case_doc)
-        merged = MergedConfig()
-        for layer in layers:
-            merged.apply(layer)
+        apply(case_doc)
+        for params_file in params_files:
+            doc = self._load(params_file)
+            self._apply_params_file(merged, doc)
+            files.append(doc.source)
+            override_sources.add(doc.source)
+        for text in overrides:
+            override = Override.parse(text)
+            path = resolve_path(
+                merged.data, override.key, add=override.add, known=_known, origin="--set"
+            )
+            merged.set(path, override.value, origin=f"--set {override.key}")
+        if overrides:
+            override_sources.add("--set")
+        builtins = {
+            "case.name": case,
+            "case.folder": self.project.relative(folder),
+            "project.root": str(self.project.root),
+        }
+        merged.data = interpolate(merged.data, builtins=builtins, where=merged.origin)
         settings = self.validate(merged)
         if not settings.pipeline:
             raise ConfigError(f"{case_doc.source}: the pipeline is empty; add at least one step")
+        overridden = [
+            (format_path(path), value, origin)
+            for path, value, origin in merged.leaves()
+            if origin.rpartition(":")[0] in override_sources or origin.startswith("--set")
+        ]
         return CaseConfig(
             name=case,
             folder=folder,
             settings=settings,
             merged=merged,
-            files=[layer.source for layer in layers],
+            files=files,
+            overrides=overridden,
         )
+
+    def env_file(self, env: str) -> Path:
+        """``config/env/<env>.yaml``, or UnknownNameError listing the environments."""
+        path = self.project.config_dir / ENV_FOLDER / f"{check_name(env, kind='environment')}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in (self.project.config_dir / ENV_FOLDER).glob("*.yaml"))
+            hint = did_you_mean(env, known) or f" (environments: {', '.join(known) or 'none'})"
+            raise UnknownNameError(
+                f"unknown environment '{env}': no {self.project.relative(path)}{hint}"
+            )
+        return path
+
+    def _apply_params_file(self, merged: MergedConfig, doc: YamlDocument) -> None:
+        """Merge a --params file; its dotted top-level keys address values like --set."""
+        if doc.data is None:
+            return
+        if not isinstance(doc.data, dict):
+            raise ConfigError(f"{doc.source}: a params file must be a mapping of keys")
+        nested = {k: v for k, v in doc.data.items() if "." not in k}
+        merged.apply(YamlDocument(nested, doc.source, doc.lines))
+        for key, value in doc.data.items():
+            if "." not in key:
+                continue
+            add = key.startswith("+")
+            dotted = key.removeprefix("+")
+            where = doc.where((key,))
+            path = resolve_path(merged.data, dotted, add=add, known=_known, origin=where)
+            merged.set(path, value, origin=where)
 
     def validate(self, merged: MergedConfig) -> Settings:
         """Validate merged data; the first problem becomes a ConfigError naming file and key."""
@@ -222,6 +239,17 @@ class ConfigManager:
                 trusted=trusted,
             )
         return sources
+
+
+def _known(path: KeyPath) -> list[str] | None:
+    """Keys the schema allows at ``path``; None under a step's params (any name)."""
+    from datareplay.config_schema import known_keys
+
+    if len(path) == 3 and path[0] == "pipeline" and path[2] == "params":
+        return None
+    if path == ("vars",):
+        return None
+    return known_keys(path)
 
 
 def merged_where(config: CaseConfig, path: KeyPath) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
-from datareplay.formats import ALIASES, FORMATS
 from datareplay.errors import UnsafeNameError
+from datareplay.formats import ALIASES, FORMATS
 from datareplay.names import check_name
 
 
@@ -80,6 +80,7 @@ class Settings(_Strict):
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     description: StrictStr = ""
+    vars: dict[StrictStr, Any] = Field(default_factory=dict)
     data_sources: dict[StrictStr, DataSourceConfig] = Field(default_factory=dict)
     pipeline: list[StepConfig] = Field(default_factory=list)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class DataSource:
         return self.path is not None and self.format.persistent
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     IN_MEMORY = "in memory"
     ON_DISK = "on disk"
     NOT_LOADED = "not loaded"

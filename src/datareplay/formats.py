@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ReadFn = Callable[[Path], Any]
 WriteFn = Callable[[Any, Path], None]
@@ -93,17 +94,17 @@ def _is_table_document(document: Any) -> bool:
 
 
 def _write_json(value: Any, path: Path) -> None:
-    if _is_frame(value):
-        value.to_json(path, orient="table", index=not _default_index(value), indent=1)
-        return
     with open(path, "w", encoding="utf-8") as fh:
+        if _is_frame(value):
+            value.to_json(fh, orient="table", index=not _default_index(value), indent=1)
+            return
         json.dump(value, fh, indent=1, allow_nan=False)
         fh.write("\n")
 
 
 def _read_pickle(path: Path) -> Any:
     with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - only from the project's own store (see DataHub)
+        return pickle.load(fh)  # trusted sources only: the DataHub checks before reading
 
 
 def _write_pickle(value: Any, path: Path) -> None:

@@ -39,10 +39,7 @@ def contained_path(value: str, *, base: Path, roots: Iterable[Path], what: str) 
     if not value or "\x00" in value:
         raise UnsafeNameError(f"{what}: path {value!r} is empty or contains a NUL byte")
     candidate = Path(value)
-    if candidate.is_absolute():
-        path = candidate
-    else:
-        path = base / candidate
+    path = candidate if candidate.is_absolute() else base / candidate
     roots = list(roots)
     if not inside(path, roots):
         allowed = ", ".join(str(r) for r in roots)

@@ -10,13 +10,19 @@ no cycle. Steps run in the order of the list unless the data flow requires other
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from datareplay.base_plugin import BasePlugin
-from datareplay.errors import MissingInputError, PipelineError, UnknownNameError, did_you_mean
+from datareplay.errors import (
+    ConfigError,
+    MissingInputError,
+    PipelineError,
+    UnknownNameError,
+    did_you_mean,
+)
 
 if TYPE_CHECKING:
     from datareplay.config_manager import CaseConfig
@@ -112,6 +118,7 @@ def build_plan(
     case = config.name
     steps: list[Step] = []
     seen: dict[str, int] = {}
+    param_problems: list[str] = []
     for index, spec in enumerate(config.settings.pipeline):
         where = merged_where(config, ("pipeline", index))
         label = f"{where} (pipeline[{index}])"
@@ -125,8 +132,18 @@ def build_plan(
         seen[name] = index
         reads = _ports(spec.inputs, plugin.inputs, "input", label, plugin, sources)
         writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
-        params = plugin.resolve_params(spec.params, where=label)
+        try:
+            params = plugin.resolve_params(
+                spec.params,
+                where=label,
+                origin_of=_param_origin(config, index),
+            )
+        except ConfigError as exc:  # keep going: every param problem is reported at once
+            param_problems.append(str(exc))
+            params = {}
         steps.append(Step(index, name, plugin, params, reads, writes, label))
+    if param_problems:
+        raise ConfigError("\n".join(param_problems))
     producers: dict[str, Step] = {}
     for step in steps:
         both = set(step.reads.values()) & set(step.writes.values())
@@ -149,6 +166,17 @@ def build_plan(
                 )
             producers[source] = step
     return Plan(case=case, steps=_order(steps, producers), producers=producers)
+
+
+def _param_origin(config: CaseConfig, index: int) -> Callable[[str], str]:
+    """Where the value of a step's param came from, for error messages."""
+    from datareplay.config_manager import merged_where
+
+    def origin(name: str) -> str:
+        where = merged_where(config, ("pipeline", index, "params", name))
+        return f"{where} (pipeline[{index}].params.{name})"
+
+    return origin
 
 
 def _ports(

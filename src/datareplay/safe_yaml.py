@@ -148,7 +148,7 @@ class _Builder:
             raise self._fail(node, f"values nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in self.active:
-                raise self._fail(node, "an alias refers to a value that contains it (recursive aliases)")
+                raise self._fail(node, "recursive aliases: an alias refers to its own value")
             self.active.add(id(node))
             try:
                 return self._collection(node, path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from datareplay.atomic import probe_writable, sweep_temporaries
 from datareplay.config_manager import CaseConfig, ConfigManager
 from datareplay.data_hub import DataHub
-from datareplay.errors import UsageError
+from datareplay.errors import MissingInputError, UsageError
 from datareplay.locking import CaseLock
 from datareplay.pipeline import Plan, Step, build_plan
 from datareplay.project import Project
@@ -24,6 +24,18 @@ from datareplay.registry import PluginRegistry
 from datareplay.runner import PipelineRunner, RunResult
 
 log = logging.getLogger("datareplay")
+
+
+@dataclass(frozen=True)
+class CaseOptions:
+    """How a command layers configuration over the case: environment, files, overrides."""
+
+    env: str | None = None
+    params_files: tuple[Path, ...] = ()
+    overrides: tuple[str, ...] = ()
+
+
+NO_OPTIONS = CaseOptions()
 
 
 @dataclass
@@ -51,17 +63,25 @@ class Session:
             self._registries[paths] = PluginRegistry(list(paths), project_root=self.project.root)
         return self._registries[paths]
 
-    def create_case(self, case: str, template: str) -> bool:
+    def create_case(self, case: str, template: str, options: CaseOptions = NO_OPTIONS) -> bool:
         """Create ``case`` from a template after checking the template as that case.
 
         Returns False when the case already exists with the same content.
         """
-        self.open_case(case, case_file=self.project.template_file(template))
+        self.open_case(case, options, case_file=self.project.template_file(template))
         return self.project.create_case(case, template)
 
-    def open_case(self, case: str, *, case_file: Path | None = None) -> OpenCase:
+    def open_case(
+        self, case: str, options: CaseOptions = NO_OPTIONS, *, case_file: Path | None = None
+    ) -> OpenCase:
         """Load and check a case without running anything."""
-        config = self.config.load_case(case, case_file=case_file)
+        config = self.config.load_case(
+            case,
+            case_file=case_file,
+            env=options.env,
+            params_files=options.params_files,
+            overrides=options.overrides,
+        )
         sources = self.config.data_sources(config)
         hub = DataHub(sources, project_root=self.project.root)
         plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
@@ -88,9 +108,32 @@ class Session:
         )
         return generate_data(self.project)
 
-    def run_pipeline(self, case: str, *, wait: bool = False) -> RunResult:
+    def validate(self, case: str, options: CaseOptions = NO_OPTIONS) -> OpenCase:
+        """Check config, plugins, params, the data flow and the raw inputs; run nothing."""
+        opened = self.open_case(case, options)
+        missing = [
+            name for name in opened.plan.external_inputs if not opened.hub.available(name)
+        ]
+        if missing:
+            from datareplay.data_generation import generator_path
+
+            source = opened.hub.sources[missing[0]]
+            fix = (
+                f"run '{self.command_hint} generate-data'"
+                if generator_path(self.project).is_file()
+                else "put the file there or fix its path in case.yaml"
+            )
+            raise MissingInputError(
+                f"raw input '{missing[0]}' has no data (no file at "
+                f"{opened.hub.relative(source.path)}); {fix}"
+            )
+        return opened
+
+    def run_pipeline(
+        self, case: str, options: CaseOptions = NO_OPTIONS, *, wait: bool = False
+    ) -> RunResult:
         """Run the whole pipeline of ``case`` under the case's lock."""
-        opened = self.open_case(case)
+        opened = self.open_case(case, options)
         with CaseLock(opened.config.folder, case=case, wait=wait):
             self.ensure_raw_data(opened)
             opened.plan.check_inputs(
@@ -103,11 +146,14 @@ class Session:
                 release_memory=opened.config.settings.run.release_memory,
             )
             log.info("run %s of case '%s': %d steps", runner.run_id, case, len(opened.plan.steps))
+            _log_overrides(opened.config)
             return runner.run()
 
-    def run_plugin(self, case: str, name: str, *, wait: bool = False) -> RunResult:
+    def run_plugin(
+        self, case: str, name: str, options: CaseOptions = NO_OPTIONS, *, wait: bool = False
+    ) -> RunResult:
         """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
-        opened = self.open_case(case)
+        opened = self.open_case(case, options)
         step = opened.plan.step(name)
         with CaseLock(opened.config.folder, case=case, wait=wait):
             self.ensure_raw_data(opened)
@@ -115,6 +161,7 @@ class Session:
             self._prepare_outputs(opened, [step])
             runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
             log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
+            _log_overrides(opened.config)
             return runner.run([step])
 
     def _prepare_outputs(self, opened: OpenCase, steps: list[Step]) -> None:
@@ -139,3 +186,9 @@ class Session:
                     f"({exc.strerror or exc}); make it writable or point the case's outputs "
                     "elsewhere (data.case_folder)"
                 ) from exc
+
+
+def _log_overrides(config: CaseConfig) -> None:
+    """Say which values of this run came from --env, --params or --set."""
+    for key, value, origin in config.overrides:
+        log.info("override %s = %r (%s)", key, value, origin)

@@ -1,0 +1,266 @@
+"""Shared pieces of the benchmarks: scales, samples and their statistics, result rows,
+alternating repetitions and timed subprocesses."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PYTHON = sys.executable
+
+T = TypeVar("T")
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not run (a command failed, a result was inconsistent)."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big and how often: one instance for ``--quick``, one for the full run."""
+
+    quick: bool
+    demo_rows: int
+    demo_reps: int
+    cli_reps: int
+    chain_lengths: tuple[int, ...]
+    chain_reps: int
+    chain_reps_large: int
+    persist_rows: int
+    persist_text_rows: int
+    persist_reps: int
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+
+FULL = Scale(
+    quick=False,
+    demo_rows=5_000_000,
+    demo_reps=5,
+    cli_reps=20,
+    chain_lengths=(10, 100, 1_000, 10_000),
+    chain_reps=5,
+    chain_reps_large=3,
+    persist_rows=10_000_000,
+    persist_text_rows=1_000_000,
+    persist_reps=5,
+)
+QUICK = Scale(
+    quick=True,
+    demo_rows=100_000,
+    demo_reps=2,
+    cli_reps=5,
+    chain_lengths=(10, 100, 1_000),
+    chain_reps=2,
+    chain_reps_large=2,
+    persist_rows=200_000,
+    persist_text_rows=50_000,
+    persist_reps=2,
+)
+
+
+# -- samples ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Repeated measurements of one quantity."""
+
+    samples: tuple[float, ...]
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stat:
+        samples = tuple(float(v) for v in values)
+        if not samples:
+            raise BenchError("a figure has no samples")
+        return cls(samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def lo(self) -> float:
+        return min(self.samples)
+
+    @property
+    def hi(self) -> float:
+        return max(self.samples)
+
+    def scaled(self, factor: float) -> Stat:
+        return Stat(tuple(v * factor for v in self.samples))
+
+
+def pairwise(a: Sequence[float], b: Sequence[float], op: Callable[[float, float], float]) -> Stat:
+    """``op(a[i], b[i])`` for measurements taken in the same repetition."""
+    if len(a) != len(b):
+        raise BenchError("paired samples of different lengths")
+    return Stat.of(op(x, y) for x, y in zip(a, b, strict=True))
+
+
+def ratio(a: Sequence[float], b: Sequence[float]) -> Stat:
+    """Per-repetition ratios ``a[i] / b[i]``."""
+    return pairwise(a, b, lambda x, y: x / y)
+
+
+def difference(a: Sequence[float], b: Sequence[float]) -> Stat:
+    """Per-repetition differences ``a[i] - b[i]``."""
+    return pairwise(a, b, lambda x, y: x - y)
+
+
+def alternate(variants: Mapping[str, Callable[[], T]], reps: int) -> dict[str, list[T]]:
+    """Run every variant once per repetition, rotating the order between repetitions.
+
+    Rotation puts each variant first, second, ... equally often, so drift (thermal,
+    page cache, other load) hits all variants alike; sample ``i`` of every variant comes
+    from repetition ``i``, so per-repetition ratios compare neighbours in time.
+    """
+    names = list(variants)
+    results: dict[str, list[T]] = {name: [] for name in names}
+    for rep in range(reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(variants[name]())
+    return results
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall time of ``fn()`` in seconds."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+# -- result rows -----------------------------------------------------------------------
+
+
+MET = "met"
+NOT_MET = "**not met**"
+NOT_MEASURED = "not measured"
+
+
+def verdict(ok: bool) -> str:
+    return MET if ok else NOT_MET
+
+
+@dataclass
+class Row:
+    """One line of a figure's table."""
+
+    measurement: str
+    stat: Stat | None
+    unit: str
+    target: str = ""
+    verdict: str = ""
+    notes: str = ""
+    headline: bool = False
+
+
+@dataclass
+class Figure:
+    """One figure of the issue: how it was measured, its rows and remarks."""
+
+    title: str
+    how: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def number(value: float) -> str:
+    """A value with as many digits as its size deserves."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def with_unit(text: str, unit: str) -> str:
+    if unit in ("×", "%"):
+        return f"{text}{unit}"
+    return f"{text} {unit}" if unit else text
+
+
+def megabytes(n: float) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 10e6 else f"{n / 1e6:.1f} MB"
+
+
+# -- subprocesses ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    seconds: float
+    max_rss_bytes: int
+    stdout: str
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: no inherited project override."""
+    env = {k: v for k, v in os.environ.items() if k != "DATAREPLAY_PROJECT"}
+    env.update(extra or {})
+    return env
+
+
+def run_timed(
+    cmd: Sequence[str | Path],
+    *,
+    cwd: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+) -> ProcResult:
+    """Run ``cmd``; return its wall time, its own peak RSS and its stdout.
+
+    ``os.wait4`` reports the resource usage of exactly this child, unlike
+    ``RUSAGE_CHILDREN``, which is the maximum over every child ever waited for.
+    stdout and stderr go to files (``log`` and ``log.err``) so a failure can be shown.
+    """
+    out_path, err_path = log, log.with_suffix(log.suffix + ".err")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(c) for c in cmd], cwd=cwd, stdout=out, stderr=err, env=dict(env or clean_env())
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = err_path.read_text(errors="replace")[-2000:]
+        raise BenchError(f"{' '.join(map(str, cmd))} exited with {proc.returncode}:\n{tail}")
+    return ProcResult(seconds, usage.ru_maxrss * 1024, out_path.read_text(errors="replace"))
+
+
+def run_quiet(cmd: Sequence[str | Path], *, cwd: Path, timeout: float = 600) -> str:
+    """Run ``cmd`` to completion and return its stdout; raise BenchError on failure."""
+    done = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, cmd))} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def say(message: str) -> None:
+    """Progress on stderr (stdout stays clean)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

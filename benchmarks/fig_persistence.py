@@ -1,0 +1,260 @@
+"""Figure 4, persistence: DataHub save and load per format vs the raw library calls.
+
+For each format one frame is saved through a ``DataHub`` (``hub["d"] = frame``: atomic
+temporary file, fsync, rename, folder fsync) and loaded through a fresh hub
+(``hub["d"]``), alternating with the exact pyarrow/pandas calls the format wraps, on the
+same data into the same folder. Throughput is the frame's in-memory size per second.
+Two limits frame the figures: the disk (writing the same number of bytes, then fsync)
+and memory bandwidth (a numpy copy of a buffer of that size).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+from benchlib import (
+    Figure,
+    Row,
+    Scale,
+    Stat,
+    alternate,
+    megabytes,
+    number,
+    ratio,
+    say,
+    timed,
+    verdict,
+)
+
+TARGET = 0.9
+CHUNK = 16 << 20
+FORMATS = ("parquet", "feather", "csv", "json", "pickle")
+TEXT_FORMATS = ("csv", "json")
+
+
+def make_frame(rows: int) -> pd.DataFrame:
+    """A recording-like table: time, four noisy float signals, a counter and a flag."""
+    rng = np.random.default_rng(7)
+    t = np.arange(rows) * 0.01
+    frame = {"t_s": t}
+    for i, name in enumerate(("fl", "fr", "rl", "rr")):
+        frame[name] = 30 + 10 * np.sin(t / (50 + i)) + rng.normal(0, 0.3, rows)
+    frame["sample"] = np.arange(rows, dtype=np.int64)
+    frame["valid"] = rng.random(rows) > 0.01
+    return pd.DataFrame(frame)
+
+
+def frame_bytes(frame: pd.DataFrame) -> int:
+    return int(frame.memory_usage(index=True, deep=True).sum())
+
+
+# -- the raw calls each format wraps (see datareplay/formats.py) -----------------------
+
+
+def _raw_save(fmt: str, frame: pd.DataFrame, path: Path) -> None:
+    if fmt == "parquet":
+        pq.write_table(pa.Table.from_pandas(frame), path, compression="zstd")
+    elif fmt == "feather":
+        feather.write_feather(frame, path, compression="lz4")
+    elif fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "json":
+        frame.to_json(path, orient="table", index=False, indent=1)
+    else:
+        with open(path, "wb") as fh:
+            pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _raw_load(fmt: str, path: Path) -> Any:
+    if fmt == "parquet":
+        return pq.read_table(path).to_pandas()
+    if fmt == "feather":
+        return feather.read_feather(path)
+    if fmt == "csv":
+        return pd.read_csv(path)
+    if fmt == "json":
+        return pd.read_json(path, orient="table")
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _fsync(path: Path) -> None:
+    for target in (path, path.parent):
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- the DataHub side -------------------------------------------------------------------
+
+
+def _hub(fmt: str, path: Path, root: Path) -> Any:
+    from datareplay.data_hub import DataHub, DataSource
+    from datareplay.formats import FORMATS as ENGINE_FORMATS
+
+    return DataHub({"d": DataSource("d", ENGINE_FORMATS[fmt], path)}, project_root=root)
+
+
+def _hub_save(fmt: str, frame: pd.DataFrame, path: Path, root: Path) -> None:
+    _hub(fmt, path, root)["d"] = frame
+
+
+def _hub_load(fmt: str, path: Path, root: Path) -> Any:
+    return _hub(fmt, path, root)["d"]
+
+
+# -- measurements ----------------------------------------------------------------------
+
+
+@dataclass
+class FormatResult:
+    fmt: str
+    rows: int
+    nbytes: int
+    file_bytes: int
+    save: dict[str, list[float]]
+    load: dict[str, list[float]]
+
+    def mbps(self, seconds: list[float]) -> float:
+        return self.nbytes / Stat.of(seconds).median / 1e6
+
+
+def _timer(fn: Callable[[], object]) -> Callable[[], float]:
+    return lambda: timed(fn)
+
+
+def measure_format(fmt: str, frame: pd.DataFrame, folder: Path, reps: int) -> FormatResult:
+    folder.mkdir(parents=True)
+    ext = {"pickle": ".pkl"}.get(fmt, f".{fmt}")
+    hub_path, raw_path, durable_path = (folder / f"{k}{ext}" for k in ("hub", "raw", "durable"))
+
+    def durable_save() -> None:
+        _raw_save(fmt, frame, durable_path)
+        _fsync(durable_path)
+
+    save = {
+        "hub": _timer(lambda: _hub_save(fmt, frame, hub_path, folder)),
+        "raw": _timer(lambda: _raw_save(fmt, frame, raw_path)),
+        "raw+fsync": _timer(durable_save),
+    }
+    load = {
+        "hub": _timer(lambda: _hub_load(fmt, hub_path, folder)),
+        "raw": _timer(lambda: _raw_load(fmt, raw_path)),
+    }
+    alternate(save, 1)  # warm-up, and the files the loads read
+    saves = alternate(save, reps)
+    alternate(load, 1)
+    loads = alternate(load, reps)
+    _check_roundtrip(fmt, frame, hub_path, folder)
+    return FormatResult(fmt, len(frame), frame_bytes(frame), hub_path.stat().st_size, saves, loads)
+
+
+def _check_roundtrip(fmt: str, frame: pd.DataFrame, path: Path, root: Path) -> None:
+    loaded = _hub_load(fmt, path, root)
+    if loaded.shape != frame.shape:
+        raise AssertionError(f"{fmt}: loaded {loaded.shape}, saved {frame.shape}")
+
+
+def disk_limit(nbytes: int, folder: Path, reps: int) -> Stat:
+    """MB/s of writing ``nbytes`` in 16 MiB chunks, then fsync of file and folder."""
+    chunk = np.random.default_rng(1).integers(0, 255, CHUNK, dtype=np.uint8).tobytes()
+    path = folder / "disk.bin"
+
+    def write() -> None:
+        with open(path, "wb") as fh:
+            left = nbytes
+            while left > 0:
+                fh.write(chunk[: min(left, CHUNK)])
+                left -= CHUNK
+        _fsync(path)
+
+    alternate({"disk": _timer(write)}, 1)
+    seconds = alternate({"disk": _timer(write)}, reps)["disk"]
+    path.unlink()
+    return Stat.of(nbytes / s / 1e6 for s in seconds)
+
+
+def memcpy_limit(nbytes: int, reps: int) -> Stat:
+    """MB/s of a numpy copy between two buffers of ``nbytes`` (both already paged in)."""
+    src = np.ones(nbytes, dtype=np.uint8)
+    dst = np.zeros(nbytes, dtype=np.uint8)
+    seconds = alternate({"copy": _timer(lambda: np.copyto(dst, src))}, reps + 1)["copy"][1:]
+    return Stat.of(nbytes / s / 1e6 for s in seconds)
+
+
+def measure(scale: Scale, work: Path) -> Figure:
+    folder = work / "persistence"
+    frames = {scale.persist_rows: make_frame(scale.persist_rows)}
+    frames.setdefault(scale.persist_text_rows, make_frame(scale.persist_text_rows))
+    results = []
+    for fmt in FORMATS:
+        rows = scale.persist_text_rows if fmt in TEXT_FORMATS else scale.persist_rows
+        say(f"persistence: {fmt} at {rows:,} rows, {scale.persist_reps} rounds")
+        results.append(measure_format(fmt, frames[rows], folder / fmt, scale.persist_reps))
+    big = frame_bytes(frames[scale.persist_rows])
+    say("persistence: disk and memcpy limits")
+    disk = disk_limit(big, folder, scale.persist_reps)
+    memcpy = memcpy_limit(big, scale.persist_reps)
+    figure = Figure(
+        "Persistence",
+        "One frame (t_s, four float64 signals, an int64 counter, a bool flag) per format: "
+        "saved through a `DataHub` (`hub['d'] = frame`: temporary file, fsync, atomic "
+        "rename, folder fsync) and loaded through a fresh hub (`hub['d']`), alternating "
+        "with the raw calls the format wraps (`pq.write_table(pa.Table.from_pandas(df), "
+        "compression='zstd')`, `feather.write_feather(df, compression='lz4')`, "
+        "`df.to_csv`, `df.to_json(orient='table', indent=1)`, `pickle.dump`; and their "
+        "readers) on the same data in the same folder. Ratio = DataHub throughput ÷ raw "
+        "throughput, per round (1.0 = no cost); throughput = in-memory bytes per second.",
+    )
+    for result in results:
+        figure.rows += _format_rows(result)
+    figure.rows += [
+        Row(f"disk limit: write {megabytes(big)} + fsync", disk, "MB/s",
+            notes="sequential write of the 10M-row frame's size, then fsync"
+            if not scale.quick else "sequential write of the frame's size, then fsync"),
+        Row(f"memory limit: numpy copy of {megabytes(big)}", memcpy, "MB/s"),
+    ]
+    text = scale.persist_text_rows
+    figure.notes += [
+        f"Rows: {scale.persist_rows:,} for parquet, feather and pickle "
+        f"({megabytes(big)} in memory); {text:,} for csv and json "
+        f"({megabytes(frame_bytes(frames[text]))}), whose writers and readers run at a few "
+        "MB/s. Rounds: " + f"{scale.persist_reps} after one warm-up round.",
+        "The raw side writes without fsync (what a plain script does); "
+        "\"vs raw + fsync\" in the notes compares with the same durability.",
+    ]
+    return figure
+
+
+def _format_rows(result: FormatResult) -> list[Row]:
+    save = ratio(result.save["raw"], result.save["hub"])
+    save_durable = ratio(result.save["raw+fsync"], result.save["hub"])
+    load = ratio(result.load["raw"], result.load["hub"])
+    size = f"{result.rows:,} rows, file {megabytes(result.file_bytes)}"
+    return [
+        Row(f"{result.fmt} save: DataHub ÷ raw", save, "×", f"≥ {TARGET}×",
+            verdict(save.median >= TARGET),
+            f"DataHub {number(result.mbps(result.save['hub']))} MB/s, raw "
+            f"{number(result.mbps(result.save['raw']))} MB/s, raw + fsync "
+            f"{number(result.mbps(result.save['raw+fsync']))} MB/s "
+            f"(vs raw + fsync: {number(save_durable.median)}×); {size}",
+            headline=result.fmt == "parquet"),
+        Row(f"{result.fmt} load: DataHub ÷ raw", load, "×", f"≥ {TARGET}×",
+            verdict(load.median >= TARGET),
+            f"DataHub {number(result.mbps(result.load['hub']))} MB/s, raw "
+            f"{number(result.mbps(result.load['raw']))} MB/s",
+            headline=result.fmt == "parquet"),
+    ]
+

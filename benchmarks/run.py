@@ -1,0 +1,186 @@
+"""Run the Data Replay benchmarks and write RESULTS.md.
+
+    python benchmarks/run.py             # full scale, a few minutes -> benchmarks/RESULTS.md
+    python benchmarks/run.py --quick     # small scale, under a minute -> RESULTS-quick.md
+
+Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
+persistence and memory, plus a profile of the demo run written next to the results.
+Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import fig_cli
+import fig_demo
+import fig_persistence
+import fig_steps
+import workspace
+from benchlib import (
+    BENCH_DIR,
+    FULL,
+    PYTHON,
+    QUICK,
+    BenchError,
+    Figure,
+    Row,
+    Scale,
+    run_timed,
+    say,
+)
+from report import Profile, render
+
+FIGURES = ("cli", "demo", "steps", "persistence")
+EXCERPT_LINES = 60
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small scale, under a minute (no timing conclusions)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default benchmarks/RESULTS.md, "
+                        "or benchmarks/RESULTS-quick.md with --quick); profiles go beside it")
+    parser.add_argument("--work", type=Path, default=BENCH_DIR / ".work",
+                        help="folder for the throwaway project (default benchmarks/.work)")
+    parser.add_argument("--kedro-venv", type=Path, default=BENCH_DIR / ".work" / "kedro-venv",
+                        help="cached venv with kedro for the CLI comparison")
+    parser.add_argument("--no-kedro", action="store_true", help="skip the kedro comparison")
+    parser.add_argument("--only", default=",".join(FIGURES),
+                        help=f"comma-separated subset of {', '.join(FIGURES)}")
+    parser.add_argument("--keep", action="store_true", help="keep the throwaway project")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(sorted(unknown))}; use {', '.join(FIGURES)}")
+    if args.output is None:
+        args.output = BENCH_DIR / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+    return args
+
+
+class Bench:
+    """One benchmark run: its scale, folders, figures and remarks."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.scale: Scale = QUICK if args.quick else FULL
+        self.output: Path = args.output.resolve()
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        args.work.mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix=f"{self.scale.mode}-", dir=args.work))
+        self.project = workspace.make_project(self.work / "project")
+        self.figures: list[Figure] = []
+        self.profiles: list[Profile] = []
+        self.notes: list[str] = []
+        self.failed = False
+
+    def figure(self, title: str, build: Callable[[], list[Figure]]) -> None:
+        """Measure one or more figures; a failure becomes a row instead of a crash."""
+        started = time.perf_counter()
+        try:
+            built = build()
+        except (BenchError, OSError, AssertionError, ValueError) as exc:
+            traceback.print_exc()
+            self.failed = True
+            built = [Figure(title, "The measurement failed.",
+                            [Row("failed", None, "", verdict="error", notes=str(exc)[:500])])]
+        for figure in built:
+            figure.seconds = (time.perf_counter() - started) / len(built)
+        self.figures += built
+
+    def cli(self) -> list[Figure]:
+        if self.args.no_kedro:
+            kedro = fig_cli.Kedro(None, "", "skipped: --no-kedro")
+        else:
+            kedro = fig_cli.find_kedro(self.args.kedro_venv, install=not self.scale.quick)
+        return [fig_cli.measure(self.scale, self.project, self.work, kedro)]
+
+    def demo(self) -> list[Figure]:
+        rows = self.scale.demo_rows
+        say(f"generating the demo recording at {rows:,} rows")
+        seconds = workspace.generate_raw(self.project, rows)
+        self.notes.append(
+            f"Demo recording: {rows:,} wheel-speed rows (seed {workspace.SEED}), "
+            f"{workspace.raw_bytes(self.project) / 1e6:,.0f} MB of parquet, generated once "
+            f"in {seconds:.1f} s by scripts/generation.py."
+        )
+        runs = fig_demo.run_demo(self.scale, self.project, self.work)
+        figures = [fig_demo.overhead_figure(runs), fig_demo.memory_figure(runs, self.project,
+                                                                          self.work)]
+        self.profile_demo(rows)
+        return figures
+
+    def profile_demo(self, rows: int) -> None:
+        text = self.output.parent / "profile.txt"
+        html = self.output.parent / "profile.html"
+        say(f"profiling the demo run at {rows:,} rows")
+        cmd = [PYTHON, BENCH_DIR / "profile_demo.py", "--project", self.project,
+               "--text", text, "--html", html]
+        run_timed(cmd, cwd=self.project, log=self.work / "profile.out")
+        files = (text, html) if html.is_file() else (text,)
+        excerpt = "\n".join(text.read_text().splitlines()[:EXCERPT_LINES])
+        self.profiles.append(Profile(
+            files, f"one run of `python run.py pipeline --case demo` at {rows:,} rows, "
+            "profiled in-process through the command line.", excerpt))
+
+    def steps(self) -> list[Figure]:
+        target = self.output.parent / "profile-steps.txt"
+        figure = fig_steps.measure(self.scale, self.work, target)
+        if target.is_file():
+            self.profiles.append(Profile(
+                (target,), "cProfile of `Session.run_pipeline` on the 1,000-step chain "
+                "(per-step overhead), sorted by cumulative and by own time.", ""))
+        return [figure]
+
+    def persistence(self) -> list[Figure]:
+        return [fig_persistence.measure(self.scale, self.work)]
+
+    def run(self) -> int:
+        started = time.perf_counter()
+        chosen = self.args.only.split(",")
+        titles = {"cli": "CLI start", "demo": "Engine overhead and memory",
+                  "steps": "Per-step overhead", "persistence": "Persistence"}
+        for name in FIGURES:
+            if name in chosen:
+                self.figure(titles[name], getattr(self, name))
+        self.figures.sort(key=_figure_order)
+        text = render(
+            scale=self.scale,
+            machine=workspace.machine(self.work),
+            figures=self.figures,
+            profiles=self.profiles,
+            command="python benchmarks/run.py" + (" --quick" if self.scale.quick else ""),
+            seconds=time.perf_counter() - started,
+            notes=self.notes,
+        )
+        self.output.write_text(text, encoding="utf-8")
+        say(f"wrote {self.output}")
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return 1 if self.failed else 0
+
+
+def _figure_order(figure: Figure) -> int:
+    order = ["CLI start", "Engine overhead", "Per-step overhead", "Persistence", "Memory"]
+    return order.index(figure.title) if figure.title in order else len(order)
+
+
+def main(argv: list[str] | None = None) -> int:
+    bench = Bench(parse_args(argv))
+    try:
+        return bench.run()
+    except KeyboardInterrupt:
+        say(f"interrupted; the throwaway project is left in {bench.work}")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

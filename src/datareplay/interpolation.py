@@ -1,0 +1,133 @@
+"""``${...}`` references in configuration values, resolved after all layers are merged.
+
+- ``${data.raw_root}`` or ``${vars.drive}``: another key of the merged config. A value that
+  is exactly one reference keeps the referenced type; inside text it is formatted as text.
+- ``${case.name}``, ``${case.folder}``, ``${project.root}``: built-in variables.
+- ``${env:NAME}``: an environment variable, only in this explicit form. Its use is logged
+  by name (never its value), and an unset variable is an error.
+- ``$${`` is a literal ``${``.
+
+Unknown references and cycles are errors naming the key that holds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from datareplay.errors import ConfigError, did_you_mean
+from datareplay.safe_yaml import KeyPath, format_path
+
+log = logging.getLogger("datareplay.config")
+
+_REF = re.compile(r"\$\{([^${}]*)\}")
+_ESCAPED = "\x00dollar-brace\x00"
+
+
+def interpolate(
+    data: dict[str, Any],
+    *,
+    builtins: Mapping[str, str],
+    where: Callable[[KeyPath], str],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return ``data`` with every reference resolved; the input is not modified."""
+    resolver = _Resolver(data, builtins, where, os.environ if environ is None else environ)
+    result = resolver.value(data, ())
+    assert isinstance(result, dict)
+    return result
+
+
+class _Resolver:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        builtins: Mapping[str, str],
+        where: Callable[[KeyPath], str],
+        environ: Mapping[str, str],
+    ) -> None:
+        self.data = data
+        self.builtins = builtins
+        self.where = where
+        self.environ = environ
+        self.active: list[KeyPath] = []
+        self.env_used: set[str] = set()
+
+    def value(self, value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: self.value(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return self.text(value, path)
+        return value
+
+    def text(self, text: str, path: KeyPath) -> Any:
+        protected = text.replace("$${", _ESCAPED)
+        whole = _REF.fullmatch(protected)
+        if whole:
+            return self.reference(whole.group(1).strip(), path)
+
+        def substitute(match: re.Match[str]) -> str:
+            resolved = self.reference(match.group(1).strip(), path)
+            if isinstance(resolved, (dict, list)):
+                raise self.fail(path, f"'${{{match.group(1)}}}' is a {type(resolved).__name__} "
+                                "and cannot be part of a text")
+            return str(resolved)
+
+        result = _REF.sub(substitute, protected)
+        if "${" in result:
+            raise self.fail(path, f"unclosed or empty reference in {text!r}")
+        return result.replace(_ESCAPED, "${")
+
+    def reference(self, name: str, path: KeyPath) -> Any:
+        if name.startswith("env:"):
+            var = name[4:]
+            if var not in self.environ:
+                raise self.fail(path, f"environment variable '{var}' is not set")
+            if var not in self.env_used:
+                self.env_used.add(var)
+                log.info("config %s uses environment variable %s", format_path(path), var)
+            return self.environ[var]
+        if name in self.builtins:
+            return self.builtins[name]
+        target = self.lookup(name, path)
+        if target in self.active:
+            chain = " -> ".join(format_path(p) for p in [*self.active, target])
+            raise self.fail(path, f"reference cycle: {chain}")
+        self.active.append(target)
+        try:
+            return self.value(self.get(target), target)
+        finally:
+            self.active.pop()
+
+    def lookup(self, name: str, path: KeyPath) -> KeyPath:
+        node: Any = self.data
+        target: list[str | int] = []
+        for part in name.split("."):
+            if isinstance(node, dict) and part in node:
+                target.append(part)
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                target.append(int(part))
+                node = node[int(part)]
+            else:
+                options = [*map(str, node)] if isinstance(node, dict) else []
+                if not target:
+                    options += list(self.builtins)
+                raise self.fail(
+                    path, f"unknown reference '${{{name}}}'{did_you_mean(part, options)}"
+                )
+        return tuple(target)
+
+    def get(self, target: KeyPath) -> Any:
+        node: Any = self.data
+        for part in target:
+            node = node[part]
+        return node
+
+    def fail(self, path: KeyPath, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(path)}: {format_path(path)}: {message}")

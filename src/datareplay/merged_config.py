@@ -1,0 +1,152 @@
+"""Merged configuration data that remembers where every value came from.
+
+Layers are merged by one rule: mappings merge key by key, recursively; everything else
+(lists, strings, numbers, booleans, null) replaces the lower layer's value. Each leaf keeps
+its origin -- ``file:line`` for a YAML layer, ``--set`` for a command-line override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datareplay.errors import ConfigError
+from datareplay.safe_yaml import KeyPath, YamlDocument, format_path
+
+
+@dataclass
+class MergedConfig:
+    """Plain merged data plus the origin (``file:line``) of every leaf key path."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[KeyPath, str] = field(default_factory=dict)
+    key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
+
+    def apply(self, doc: YamlDocument) -> None:
+        """Merge one layer over this config (mappings merge, anything else replaces)."""
+        if doc.data is None:
+            return
+        if not isinstance(doc.data, dict):
+            raise ConfigError(
+                f"{doc.source}: the top level must be a mapping of keys, got "
+                f"{type(doc.data).__name__}"
+            )
+        self.data = self._merge(self.data, doc.data, (), doc)
+
+    def _merge(self, base: Any, over: Any, path: KeyPath, doc: YamlDocument) -> Any:
+        if isinstance(base, dict) and isinstance(over, dict):
+            merged = dict(base)
+            for key, value in over.items():
+                self.key_origins[(*path, key)] = doc.where((*path, key))
+                merged[key] = self._merge(base.get(key), value, (*path, key), doc)
+            return merged
+        self._forget(path)
+        self._record(over, path, doc.where)
+        return over
+
+    def set(self, path: KeyPath, value: Any, *, origin: str) -> None:
+        """Set one value (an override); missing mappings on the way are created."""
+        node: Any = self.data
+        for part in path[:-1]:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"{origin}: cannot set {format_path(path)} inside a value")
+        node[path[-1]] = value
+        self.key_origins[path] = origin
+        self._forget(path)
+        self._record(value, path, lambda _: origin)
+
+    def _forget(self, path: KeyPath) -> None:
+        for key in [k for k in self.origins if k[: len(path)] == path]:
+            del self.origins[key]
+
+    def _record(self, value: Any, path: KeyPath, where: Callable[[KeyPath], str]) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                self._record(item, (*path, key), where)
+        elif isinstance(value, list) and value:
+            for index, item in enumerate(value):
+                self._record(item, (*path, index), where)
+        else:
+            self.origins[path] = where(path)
+
+    def origin(self, path: Iterable[str | int]) -> str:
+        """Where the value at ``path`` (or its closest recorded parent/child) came from."""
+        path = tuple(path)
+        if path in self.key_origins and path not in self.origins:
+            return self.key_origins[path]
+        probe = path
+        while probe:
+            if probe in self.origins:
+                return self.origins[probe]
+            probe = probe[:-1]
+        for key, origin in self.origins.items():
+            if key[: len(path)] == path:
+                return origin
+        return "built-in default"
+
+    def leaves(self) -> list[tuple[KeyPath, Any, str]]:
+        """Every leaf of the merged data with its origin, in document order."""
+        out: list[tuple[KeyPath, Any, str]] = []
+
+        def walk(value: Any, path: KeyPath) -> None:
+            if isinstance(value, dict) and value:
+                for key, item in value.items():
+                    walk(item, (*path, key))
+            elif isinstance(value, list) and value:
+                for index, item in enumerate(value):
+                    walk(item, (*path, index))
+            else:
+                out.append((path, value, self.origin(path)))
+
+        walk(self.data, ())
+        return out
+
+
+def render_yaml(data: Any, origin: Callable[[KeyPath], str]) -> str:
+    """``data`` as block YAML with ``# origin`` after every leaf value."""
+    lines: list[str] = []
+    _emit(data, (), 0, lines, origin, prefix="")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    return text.removesuffix("\n...\n").strip()
+
+
+def _emit(
+    value: Any,
+    path: KeyPath,
+    indent: int,
+    lines: list[str],
+    origin: Callable[[KeyPath], str],
+    *,
+    prefix: str,
+) -> None:
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        first = True
+        for key, item in value.items():
+            lead = prefix if first else " " * len(prefix)
+            first = False
+            head = f"{pad}{lead}{_scalar(str(key))}:"
+            if isinstance(item, (dict, list)) and item:
+                lines.append(head)
+                _emit(item, (*path, key), indent + len(prefix) + 2, lines, origin, prefix="")
+            else:
+                lines.append(f"{head} {_scalar(item)}  # {origin((*path, key))}")
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            if isinstance(item, dict) and item:
+                _emit(item, (*path, index), indent, lines, origin, prefix="- ")
+            elif isinstance(item, list) and item:
+                lines.append(f"{pad}-")
+                _emit(item, (*path, index), indent + 2, lines, origin, prefix="")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}  # {origin((*path, index))}")
+    else:
+        lines.append(f"{pad}{prefix}{_scalar(value)}  # {origin(path)}")

@@ -1,0 +1,136 @@
+"""``--set key.path=value``: one value of the merged config, changed for one run.
+
+Keys are dotted paths. In a mapping a segment names a key (a key that itself contains
+dots is matched as a whole); in a list it is an index or, in ``pipeline``, a step name
+(the step's ``name``, else its plugin). Values are typed the YAML way: ``0.8`` is a
+float, ``[a, b]`` a list, ``true`` a boolean, ``"0.8"`` a string. A key that does not exist
+is an error with the closest keys suggested, unless the path starts with ``+``
+(``--set +vars.run_label=test``), which creates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from datareplay.errors import ConfigError, did_you_mean
+from datareplay.safe_yaml import KeyPath, format_path, parse_yaml
+
+
+@dataclass(frozen=True)
+class Override:
+    """One parsed ``--set``: the dotted key, the typed value, and whether it may add keys."""
+
+    key: str
+    value: Any
+    add: bool
+    origin: str
+
+    @classmethod
+    def parse(cls, text: str, *, origin: str = "--set") -> Override:
+        add = text.startswith("+")
+        key, sep, raw = text.removeprefix("+").partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{origin} expects key.path=value, got {text!r}")
+        if any(not part for part in key.split(".")):
+            raise ConfigError(f"{origin} {key}: empty segment in the key path")
+        value = parse_yaml(raw.encode("utf-8"), source=f"{origin} {key}").data
+        return cls(key=key, value=value, add=add, origin=origin)
+
+
+def resolve_path(
+    data: dict[str, Any],
+    key: str,
+    *,
+    add: bool,
+    known: Callable[[KeyPath], list[str] | None],
+    origin: str,
+) -> KeyPath:
+    """Turn a dotted key into a key path of ``data``; raise ConfigError if it is unknown.
+
+    ``known(path)`` lists the keys the schema allows at ``path`` besides those present,
+    so that a value with a built-in default can be set without ``+``; None means any key
+    (plugin params, checked later against the plugin's declaration).
+    """
+    segments = key.split(".")
+    path: list[str | int] = []
+    node: Any = data
+    i = 0
+    while i < len(segments):
+        if isinstance(node, dict):
+            match = _longest_key(node, segments, i)
+            if match is not None:
+                name, used = match
+                path.append(name)
+                node = node[name]
+                i += used
+                continue
+            name = segments[i]
+            allowed = known(tuple(path))
+            if add or allowed is None or name in allowed:
+                path.extend(segments[i:])
+                return tuple(path)
+            where = format_path(tuple(path)) or "the top level"
+            options = sorted({*map(str, node), *allowed})
+            hint = did_you_mean(name, options) or (
+                f" (keys there: {', '.join(options)})" if options else ""
+            )
+            raise ConfigError(
+                f"{origin} {key}: no key '{name}' in {where}{hint} "
+                f"(to add a new key, write +{key}=...)"
+            )
+        if isinstance(node, list):
+            index = _list_index(node, segments[i], tuple(path), key, origin)
+            path.append(index)
+            node = node[index]
+            i += 1
+            continue
+        where = format_path(tuple(path))
+        raise ConfigError(
+            f"{origin} {key}: '{where}' is a {type(node).__name__}, it has no key "
+            f"'{segments[i]}'"
+        )
+    return tuple(path)
+
+
+def _longest_key(node: dict[str, Any], segments: list[str], start: int) -> tuple[str, int] | None:
+    for end in range(len(segments), start, -1):
+        candidate = ".".join(segments[start:end])
+        if candidate in node:
+            return candidate, end - start
+    return None
+
+
+def _list_index(items: list[Any], segment: str, path: KeyPath, key: str, origin: str) -> int:
+    if segment.lstrip("-").isdigit():
+        index = int(segment)
+        if not -len(items) <= index < len(items):
+            raise ConfigError(
+                f"{origin} {key}: index {index} is out of range for "
+                f"'{format_path(path)}' ({len(items)} items)"
+            )
+        return index % len(items)
+    names = [_step_name(item) for item in items]
+    hits = [i for i, name in enumerate(names) if name == segment]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise ConfigError(
+            f"{origin} {key}: several items of '{format_path(path)}' are called "
+            f"'{segment}'; use an index"
+        )
+    known = [name for name in names if name]
+    raise ConfigError(
+        f"{origin} {key}: '{format_path(path)}' has no item '{segment}'"
+        f"{did_you_mean(segment, known) or ' (items: ' + ', '.join(known) + ')'} "
+        "(address items by step name or index)"
+    )
+
+
+def _step_name(item: Any) -> str:
+    if isinstance(item, dict):
+        name = item.get("name") or item.get("plugin")
+        return name if isinstance(name, str) else ""
+    return ""
