@@ -38,6 +38,7 @@ class Scale:
     persist_rows: int
     persist_text_rows: int
     persist_reps: int
+    persist_text_reps: int
 
     @property
     def mode(self) -> str:
@@ -55,6 +56,7 @@ FULL = Scale(
     persist_rows=10_000_000,
     persist_text_rows=1_000_000,
     persist_reps=5,
+    persist_text_reps=3,
 )
 QUICK = Scale(
     quick=True,
@@ -67,6 +69,7 @@ QUICK = Scale(
     persist_rows=200_000,
     persist_text_rows=50_000,
     persist_reps=2,
+    persist_text_reps=2,
 )
 
 

@@ -115,14 +115,29 @@ def overhead_figure(runs: DemoRuns) -> Figure:
         Row("engine: `run.py pipeline --case demo`", Stat.of(engine), "s"),
         Row("plain script", Stat.of(plain), "s"),
         Row("plain script + fsync", Stat.of(durable), "s"),
-        Row("engine ÷ plain script", overhead, "×", f"≤ {OVERHEAD_TARGET}×",
-            verdict(overhead.median <= OVERHEAD_TARGET), "the issue's figure", headline=True),
-        Row("engine ÷ (plain script + fsync)", ratio(engine, durable), "×",
-            notes="the framework's cost beyond durability"),
+        Row(
+            "engine ÷ plain script",
+            overhead,
+            "×",
+            f"≤ {OVERHEAD_TARGET}×",
+            verdict(overhead.median <= OVERHEAD_TARGET),
+            "the issue's figure",
+            headline=True,
+        ),
+        Row(
+            "engine ÷ (plain script + fsync)",
+            ratio(engine, durable),
+            "×",
+            notes="the framework's cost beyond durability",
+        ),
         Row("engine − plain script", difference(engine, plain), "s"),
         Row("cost of the fsyncs (plain + fsync − plain)", difference(durable, plain), "s"),
-        Row("engine outside its runner loop", outside, "s",
-            notes="start-up, imports, config, plan, checks, summary table"),
+        Row(
+            "engine outside its runner loop",
+            outside,
+            "s",
+            notes="start-up, imports, config, plan, checks, summary table",
+        ),
     ]
     figure.notes.append(f"{len(engine)} rounds after one warm-up round; {runs.same_outputs}.")
     return figure
@@ -216,17 +231,38 @@ def memory_figure(runs: DemoRuns, project: Path, work: Path) -> Figure:
     figure.rows += [
         Row("engine peak RSS", Stat.of(engine_rss), "MB"),
         Row("plain script peak RSS", Stat.of(plain_rss), "MB"),
-        Row("largest two datasets alive at once", Stat.of([pair_mb]), "MB",
-            notes=f"step {peak.step}: {a} {megabytes(a_size)} + {b} {megabytes(b_size)}"),
-        Row("engine peak RSS ÷ largest two", engine_ratio, "×", f"≤ {MEMORY_TARGET}×",
-            verdict(engine_ratio.median <= MEMORY_TARGET), headline=True),
-        Row("plain script peak RSS ÷ largest two", Stat.of(v / pair_mb for v in plain_rss), "×",
-            notes="the same plugins without the framework"),
+        Row(
+            "largest two datasets alive at once",
+            Stat.of([pair_mb]),
+            "MB",
+            notes=f"step {peak.step}: {a} {megabytes(a_size)} + {b} {megabytes(b_size)}",
+        ),
+        Row(
+            "engine peak RSS ÷ largest two",
+            engine_ratio,
+            "×",
+            f"≤ {MEMORY_TARGET}×",
+            verdict(engine_ratio.median <= MEMORY_TARGET),
+            headline=True,
+        ),
+        Row(
+            "plain script peak RSS ÷ largest two",
+            Stat.of(v / pair_mb for v in plain_rss),
+            "×",
+            notes="the same plugins without the framework",
+        ),
         Row("engine ÷ plain script peak RSS", ratio(engine_rss, plain_rss), "×"),
-        Row("interpreter + numpy/pandas/pyarrow imported", Stat.of([floor_mb]), "MB",
-            notes="the floor every variant pays"),
-        Row("(engine peak − floor) ÷ largest two",
-            Stat.of((v - floor_mb) / pair_mb for v in engine_rss), "×"),
+        Row(
+            "interpreter + numpy/pandas/pyarrow imported",
+            Stat.of([floor_mb]),
+            "MB",
+            notes="the floor every variant pays",
+        ),
+        Row(
+            "(engine peak − floor) ÷ largest two",
+            Stat.of((v - floor_mb) / pair_mb for v in engine_rss),
+            "×",
+        ),
     ]
     alive = ", ".join(f"{n} {megabytes(s)}" for n, s in peak.alive.items())
     total = sum(peak.alive.values())

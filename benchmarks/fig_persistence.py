@@ -200,9 +200,11 @@ def measure(scale: Scale, work: Path) -> Figure:
     frames.setdefault(scale.persist_text_rows, make_frame(scale.persist_text_rows))
     results = []
     for fmt in FORMATS:
-        rows = scale.persist_text_rows if fmt in TEXT_FORMATS else scale.persist_rows
-        say(f"persistence: {fmt} at {rows:,} rows, {scale.persist_reps} rounds")
-        results.append(measure_format(fmt, frames[rows], folder / fmt, scale.persist_reps))
+        text = fmt in TEXT_FORMATS
+        rows = scale.persist_text_rows if text else scale.persist_rows
+        reps = scale.persist_text_reps if text else scale.persist_reps
+        say(f"persistence: {fmt} at {rows:,} rows, {reps} rounds")
+        results.append(measure_format(fmt, frames[rows], folder / fmt, reps))
     big = frame_bytes(frames[scale.persist_rows])
     say("persistence: disk and memcpy limits")
     disk = disk_limit(big, folder, scale.persist_reps)
@@ -221,9 +223,12 @@ def measure(scale: Scale, work: Path) -> Figure:
     for result in results:
         figure.rows += _format_rows(result)
     figure.rows += [
-        Row(f"disk limit: write {megabytes(big)} + fsync", disk, "MB/s",
-            notes="sequential write of the 10M-row frame's size, then fsync"
-            if not scale.quick else "sequential write of the frame's size, then fsync"),
+        Row(
+            f"disk limit: write {megabytes(big)} + fsync",
+            disk,
+            "MB/s",
+            notes=f"16 MiB writes of the {scale.persist_rows:,}-row frame's size, then fsync",
+        ),
         Row(f"memory limit: numpy copy of {megabytes(big)}", memcpy, "MB/s"),
     ]
     text = scale.persist_text_rows
@@ -231,9 +236,10 @@ def measure(scale: Scale, work: Path) -> Figure:
         f"Rows: {scale.persist_rows:,} for parquet, feather and pickle "
         f"({megabytes(big)} in memory); {text:,} for csv and json "
         f"({megabytes(frame_bytes(frames[text]))}), whose writers and readers run at a few "
-        "MB/s. Rounds: " + f"{scale.persist_reps} after one warm-up round.",
+        f"MB/s. Rounds after one warm-up round: {scale.persist_reps} "
+        f"(csv and json: {scale.persist_text_reps}).",
         "The raw side writes without fsync (what a plain script does); "
-        "\"vs raw + fsync\" in the notes compares with the same durability.",
+        '"vs raw + fsync" in the notes compares with the same durability.',
     ]
     return figure
 
@@ -244,17 +250,26 @@ def _format_rows(result: FormatResult) -> list[Row]:
     load = ratio(result.load["raw"], result.load["hub"])
     size = f"{result.rows:,} rows, file {megabytes(result.file_bytes)}"
     return [
-        Row(f"{result.fmt} save: DataHub ÷ raw", save, "×", f"≥ {TARGET}×",
+        Row(
+            f"{result.fmt} save: DataHub ÷ raw",
+            save,
+            "×",
+            f"≥ {TARGET}×",
             verdict(save.median >= TARGET),
             f"DataHub {number(result.mbps(result.save['hub']))} MB/s, raw "
             f"{number(result.mbps(result.save['raw']))} MB/s, raw + fsync "
             f"{number(result.mbps(result.save['raw+fsync']))} MB/s "
             f"(vs raw + fsync: {number(save_durable.median)}×); {size}",
-            headline=result.fmt == "parquet"),
-        Row(f"{result.fmt} load: DataHub ÷ raw", load, "×", f"≥ {TARGET}×",
+            headline=result.fmt == "parquet",
+        ),
+        Row(
+            f"{result.fmt} load: DataHub ÷ raw",
+            load,
+            "×",
+            f"≥ {TARGET}×",
             verdict(load.median >= TARGET),
             f"DataHub {number(result.mbps(result.load['hub']))} MB/s, raw "
             f"{number(result.mbps(result.load['raw']))} MB/s",
-            headline=result.fmt == "parquet"),
+            headline=result.fmt == "parquet",
+        ),
     ]
-

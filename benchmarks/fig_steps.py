@@ -228,7 +228,8 @@ def profile_chain(root: Path, n: int, target: Path) -> str:
     )
     total = max(row[3] for row in stats.stats.values())  # type: ignore[attr-defined]
     (file, line, func), row = max(
-        stats.stats.items(), key=lambda item: item[1][2]  # type: ignore[attr-defined]
+        stats.stats.items(),
+        key=lambda item: item[1][2],  # type: ignore[attr-defined]
     )
     share = 100 * row[2] / total if total else 0.0
     return (

@@ -60,8 +60,9 @@ def _summary(figures: Sequence[Figure]) -> list[str]:
         for row in figure.rows:
             if row.headline:
                 median, spread = _values(row)
-                rows.append([figure.title, row.measurement, median, spread, row.target,
-                             row.verdict])
+                rows.append(
+                    [figure.title, row.measurement, median, spread, row.target, row.verdict]
+                )
     header = ("figure", "measurement", "median", "min–max", "target", "verdict")
     return ["## Summary", "", *_table(header, rows), ""]
 
@@ -75,8 +76,16 @@ def _profiles(profiles: Sequence[Profile]) -> list[str]:
         lines += [f"- {links}: {profile.description}"]
     for profile in profiles:
         if profile.excerpt:
-            lines += ["", f"<details><summary>{profile.files[0].name} (excerpt)</summary>", "",
-                      "```text", profile.excerpt.rstrip(), "```", "", "</details>"]
+            lines += [
+                "",
+                f"<details><summary>{profile.files[0].name} (excerpt)</summary>",
+                "",
+                "```text",
+                profile.excerpt.rstrip(),
+                "```",
+                "",
+                "</details>",
+            ]
     return [*lines, ""]
 
 
@@ -90,8 +99,9 @@ def render(
     seconds: float,
     notes: Sequence[str],
 ) -> str:
-    title = "Data Replay benchmarks" + (" (quick mode: small scale, not for comparison)"
-                                        if scale.quick else "")
+    title = "Data Replay benchmarks" + (
+        " (quick mode: small scale, not for comparison)" if scale.quick else ""
+    )
     lines = [
         f"# {title}",
         "",
@@ -106,7 +116,7 @@ def render(
         "## Reproduce",
         "",
         "```bash",
-        "pip install -e \".[bench]\"",
+        'pip install -e ".[bench]"',
         "python benchmarks/run.py            # full: a few minutes, writes benchmarks/RESULTS.md",
         "python benchmarks/run.py --quick --output /tmp/RESULTS.md   # small scale, < 1 min",
         "```",

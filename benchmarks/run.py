@@ -44,18 +44,32 @@ EXCERPT_LINES = 60
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small scale, under a minute (no timing conclusions)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="results file (default benchmarks/RESULTS.md, "
-                        "or benchmarks/RESULTS-quick.md with --quick); profiles go beside it")
-    parser.add_argument("--work", type=Path, default=BENCH_DIR / ".work",
-                        help="folder for the throwaway project (default benchmarks/.work)")
-    parser.add_argument("--kedro-venv", type=Path, default=BENCH_DIR / ".work" / "kedro-venv",
-                        help="cached venv with kedro for the CLI comparison")
+    parser.add_argument(
+        "--quick", action="store_true", help="small scale, under a minute (no timing conclusions)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results file (default benchmarks/RESULTS.md, "
+        "or benchmarks/RESULTS-quick.md with --quick); profiles go beside it",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=BENCH_DIR / ".work",
+        help="folder for the throwaway project (default benchmarks/.work)",
+    )
+    parser.add_argument(
+        "--kedro-venv",
+        type=Path,
+        default=BENCH_DIR / ".work" / "kedro-venv",
+        help="cached venv with kedro for the CLI comparison",
+    )
     parser.add_argument("--no-kedro", action="store_true", help="skip the kedro comparison")
-    parser.add_argument("--only", default=",".join(FIGURES),
-                        help=f"comma-separated subset of {', '.join(FIGURES)}")
+    parser.add_argument(
+        "--only", default=",".join(FIGURES), help=f"comma-separated subset of {', '.join(FIGURES)}"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway project")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(FIGURES)
@@ -90,8 +104,13 @@ class Bench:
         except (BenchError, OSError, AssertionError, ValueError) as exc:
             traceback.print_exc()
             self.failed = True
-            built = [Figure(title, "The measurement failed.",
-                            [Row("failed", None, "", verdict="error", notes=str(exc)[:500])])]
+            built = [
+                Figure(
+                    title,
+                    "The measurement failed.",
+                    [Row("failed", None, "", verdict="error", notes=str(exc)[:500])],
+                )
+            ]
         for figure in built:
             figure.seconds = (time.perf_counter() - started) / len(built)
         self.figures += built
@@ -113,8 +132,10 @@ class Bench:
             f"in {seconds:.1f} s by scripts/generation.py."
         )
         runs = fig_demo.run_demo(self.scale, self.project, self.work)
-        figures = [fig_demo.overhead_figure(runs), fig_demo.memory_figure(runs, self.project,
-                                                                          self.work)]
+        figures = [
+            fig_demo.overhead_figure(runs),
+            fig_demo.memory_figure(runs, self.project, self.work),
+        ]
         self.profile_demo(rows)
         return figures
 
@@ -122,22 +143,40 @@ class Bench:
         text = self.output.parent / "profile.txt"
         html = self.output.parent / "profile.html"
         say(f"profiling the demo run at {rows:,} rows")
-        cmd = [PYTHON, BENCH_DIR / "profile_demo.py", "--project", self.project,
-               "--text", text, "--html", html]
+        cmd = [
+            PYTHON,
+            BENCH_DIR / "profile_demo.py",
+            "--project",
+            self.project,
+            "--text",
+            text,
+            "--html",
+            html,
+        ]
         run_timed(cmd, cwd=self.project, log=self.work / "profile.out")
         files = (text, html) if html.is_file() else (text,)
         excerpt = "\n".join(text.read_text().splitlines()[:EXCERPT_LINES])
-        self.profiles.append(Profile(
-            files, f"one run of `python run.py pipeline --case demo` at {rows:,} rows, "
-            "profiled in-process through the command line.", excerpt))
+        self.profiles.append(
+            Profile(
+                files,
+                f"one run of `python run.py pipeline --case demo` at {rows:,} rows, "
+                "profiled in-process through the command line.",
+                excerpt,
+            )
+        )
 
     def steps(self) -> list[Figure]:
         target = self.output.parent / "profile-steps.txt"
         figure = fig_steps.measure(self.scale, self.work, target)
         if target.is_file():
-            self.profiles.append(Profile(
-                (target,), "cProfile of `Session.run_pipeline` on the 1,000-step chain "
-                "(per-step overhead), sorted by cumulative and by own time.", ""))
+            self.profiles.append(
+                Profile(
+                    (target,),
+                    "cProfile of `Session.run_pipeline` on the 1,000-step chain "
+                    "(per-step overhead), sorted by cumulative and by own time.",
+                    "",
+                )
+            )
         return [figure]
 
     def persistence(self) -> list[Figure]:
@@ -146,8 +185,12 @@ class Bench:
     def run(self) -> int:
         started = time.perf_counter()
         chosen = self.args.only.split(",")
-        titles = {"cli": "CLI start", "demo": "Engine overhead and memory",
-                  "steps": "Per-step overhead", "persistence": "Persistence"}
+        titles = {
+            "cli": "CLI start",
+            "demo": "Engine overhead and memory",
+            "steps": "Per-step overhead",
+            "persistence": "Persistence",
+        }
         for name in FIGURES:
             if name in chosen:
                 self.figure(titles[name], getattr(self, name))

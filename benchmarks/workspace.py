@@ -98,7 +98,11 @@ def _git_revision() -> str:
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO, capture_output=True, text=True, check=True, timeout=10,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "diff", "--quiet", "HEAD", "--"], cwd=REPO, timeout=30, check=False

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, run_subprocess, tree_hash
+
 from datareplay.errors import CaseLockedError
 from datareplay.locking import CaseLock
 
 sys.path.insert(0, str(REPO / "scripts"))
-import soak_atomic  # noqa: E402
+import soak_atomic
 
 KILL_TRIALS = 20
 

@@ -165,7 +165,7 @@ class DataHub:
 
     def get(self, port: str, default: Any = None) -> Any:
         """``hub[port]`` if it has data, else ``default``."""
-        return self[port] if port in self else default
+        return self[port] if port in self else default  # noqa: SIM401 (self.get would recurse)
 
     def __iter__(self) -> Iterator[str]:
         if self._reads is None or self._writes is None:
