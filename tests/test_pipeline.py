@@ -88,7 +88,7 @@ def forget_plugin_modules() -> Iterator[None]:
     before = set(sys.modules)
     yield
     for name in [n for n in sys.modules if n not in before]:
-        if name.startswith("datareplay_plugins."):
+        if name.startswith("datareplay_plugins"):
             del sys.modules[name]
 
 

@@ -1,17 +1,33 @@
-"""Finding plugins: every ``BasePlugin`` subclass defined in the project's plugin folders.
+"""Finding plugins: every ``BasePlugin`` subclass offered by a plugin source.
 
-Discovery is lazy: nothing is imported until a plugin is asked for. Each module is
-imported under its own name, its plugin classes are checked against the contract, and
-a module that fails to import or defines an invalid plugin is recorded as broken with
-the reason, so it breaks only the cases that use it.
+Sources, searched in this order:
+
+1. plugin folders (``plugins.paths`` in config/global.yaml, default ``modules``), at any
+   depth: a folder is imported as a package, so a plugin package with several modules and
+   relative imports works; files named ``_*.py``, ``test_*.py`` and ``conftest.py`` are
+   skipped;
+2. installed distributions that declare an entry point in the group ``datareplay.plugins``
+   (the framework's own built-in plugins are registered the same way). An entry point
+   names a module (every plugin defined in it) or one plugin class.
+
+Discovery is lazy: nothing is imported until a plugin is asked for. Every plugin is
+checked against the contract when it is found; a module that fails to import, an invalid
+plugin or a name offered twice is recorded as broken with the reason, so it breaks only
+the cases that use it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
+import importlib
+import inspect
 import sys
+import types
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 from datareplay.base_plugin import BasePlugin, check_plugin_class
 from datareplay.errors import (
@@ -21,7 +37,8 @@ from datareplay.errors import (
     did_you_mean,
 )
 
-_MODULE_PREFIX = "datareplay_plugins"
+ENTRY_POINT_GROUP = "datareplay.plugins"
+_SKIP = ("_", "test_")
 
 
 @dataclass(frozen=True)
@@ -30,8 +47,10 @@ class PluginInfo:
 
     name: str
     origin: str
+    source: str
     plugin: type[BasePlugin] | None = None
     error: str | None = None
+    broken_module: bool = False  # a module or entry point that offered nothing usable
 
     @property
     def ok(self) -> bool:
@@ -39,11 +58,18 @@ class PluginInfo:
 
 
 class PluginRegistry:
-    """Plugins by name, discovered from folders on first use."""
+    """Plugins by name from folders and entry points, discovered on first use."""
 
-    def __init__(self, folders: list[Path], *, project_root: Path) -> None:
+    def __init__(
+        self,
+        folders: list[Path],
+        *,
+        project_root: Path,
+        entry_points: Iterable[EntryPoint] | None = None,
+    ) -> None:
         self.folders = folders
         self.project_root = project_root
+        self._entry_points = entry_points
         self._plugins: dict[str, PluginInfo] | None = None
         self._broken: list[PluginInfo] = []
 
@@ -53,68 +79,96 @@ class PluginRegistry:
         except ValueError:
             return str(path)
 
+    # -- discovery ---------------------------------------------------------------------
+
     def _discover(self) -> dict[str, PluginInfo]:
         if self._plugins is not None:
             return self._plugins
         found: dict[str, PluginInfo] = {}
-        for folder in self.folders:
-            if not folder.is_dir():
+        for info in self._scan():
+            if info.broken_module:
+                self._broken.append(info)
                 continue
-            for path in sorted(folder.glob("*.py")):
-                if path.name.startswith("_"):
-                    continue
-                infos, broken = self._load_module(path)
-                if broken is not None:
-                    self._broken.append(broken)
-                for info in infos:
-                    other = found.get(info.name)
-                    if other is not None:
-                        info = PluginInfo(
-                            info.name,
-                            info.origin,
-                            None,
-                            f"plugin name '{info.name}' is defined twice: in {other.origin} "
-                            f"and {info.origin}; rename one of them",
-                        )
-                    found[info.name] = info
+            other = found.get(info.name)
+            if other is not None:
+                info = PluginInfo(
+                    info.name,
+                    info.origin,
+                    info.source,
+                    None,
+                    f"plugin name '{info.name}' is offered twice: by {other.origin} and by "
+                    f"{info.origin}; rename one of them or remove one source",
+                )
+            found[info.name] = info
         self._plugins = found
         return found
 
-    def _load_module(self, path: Path) -> tuple[list[PluginInfo], PluginInfo | None]:
-        """The plugins of one module file, or the reason the module is broken."""
-        origin = self._display(path)
-        module_name = f"{_MODULE_PREFIX}.{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            return [], PluginInfo(path.stem, origin, error=f"{origin}: cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
+    def _scan(self) -> Iterator[PluginInfo]:
+        for folder in self.folders:
+            if folder.is_dir():
+                yield from self._scan_folder(folder)
+        eps = self._entry_points
+        if eps is None:
+            eps = entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(eps, key=lambda e: (_dist_label(e), e.name)):
+            yield from self._scan_entry_point(ep)
+
+    def _scan_folder(self, folder: Path) -> Iterator[PluginInfo]:
+        folder = folder.resolve()
+        digest = hashlib.sha1(str(folder).encode(), usedforsecurity=False).hexdigest()[:12]
+        package = f"datareplay_plugins_{digest}"
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]  # a fresh import: files may have changed since
+        root = types.ModuleType(package)
+        root.__path__ = [str(folder)]
+        sys.modules[package] = root
+        label = self._display(folder)
+        for path in sorted(folder.rglob("*.py")):
+            relative = path.relative_to(folder)
+            if any(part.startswith(_SKIP) for part in relative.parts[:-1]):
+                continue
+            if path.name.startswith(_SKIP) or path.name == "conftest.py":
+                continue
+            dotted = ".".join((package, *relative.parts[:-1], path.stem))
+            origin = self._display(path)
+            try:
+                module = importlib.import_module(dotted)
+            except Exception as exc:
+                reason = f"{origin} failed to import: {describe_exception(exc)}"
+                yield PluginInfo(origin, origin, label, error=reason, broken_module=True)
+                continue
+            yield from _plugins_in(module, origin=origin, source=label, own=dotted)
+
+    def _scan_entry_point(self, ep: EntryPoint) -> Iterator[PluginInfo]:
+        source = _dist_label(ep)
+        origin = f"{source}: {ep.value}"
         try:
-            spec.loader.exec_module(module)
+            loaded = ep.load()
         except Exception as exc:
-            sys.modules.pop(module_name, None)
-            reason = f"{origin} failed to import: {describe_exception(exc)}"
-            return [], PluginInfo(path.stem, origin, error=reason)
-        infos = []
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, BasePlugin)
-                and value is not BasePlugin
-                and value.__module__ == module_name
-            ):
-                try:
-                    check_plugin_class(value, origin=origin)
-                except PluginDefinitionError as exc:
-                    infos.append(PluginInfo(value.__name__, origin, None, str(exc)))
-                else:
-                    infos.append(PluginInfo(value.__name__, origin, value))
-        return infos, None
+            reason = (
+                f"entry point '{ep.name}' of {source} ({ep.value}) failed to load: "
+                f"{describe_exception(exc)}"
+            )
+            yield PluginInfo(origin, origin, source, error=reason, broken_module=True)
+            return
+        if isinstance(loaded, types.ModuleType):
+            yield from _plugins_in(loaded, origin=origin, source=source, own=loaded.__name__)
+        elif isinstance(loaded, type):
+            yield _checked(loaded, origin=origin, source=source)
+        else:
+            reason = (
+                f"entry point '{ep.name}' of {source} ({ep.value}) is a "
+                f"{type(loaded).__name__}; point it at a module or a BasePlugin subclass"
+            )
+            yield PluginInfo(origin, origin, source, error=reason, broken_module=True)
+
+    # -- queries -----------------------------------------------------------------------
 
     def infos(self) -> list[PluginInfo]:
-        """All plugins and broken modules, sorted by name."""
+        """All plugins and broken modules, sorted by source, then name."""
         plugins = self._discover()
-        return sorted([*plugins.values(), *self._broken], key=lambda i: (i.name, i.origin))
+        everything = [*plugins.values(), *self._broken]
+        return sorted(everything, key=lambda i: (i.source, i.name, i.origin))
 
     def names(self) -> list[str]:
         return sorted(name for name, info in self._discover().items() if info.ok)
@@ -135,3 +189,31 @@ class PluginRegistry:
         if info.plugin is None or info.error:
             raise PluginDefinitionError(f"{prefix}plugin '{name}' is broken: {info.error}")
         return info.plugin
+
+
+def _dist_label(ep: EntryPoint) -> str:
+    dist = ep.dist
+    if dist is None:
+        return f"entry point {ep.name}"
+    return f"{dist.name} {dist.version}"
+
+
+def _plugins_in(module: Any, *, origin: str, source: str, own: str) -> Iterator[PluginInfo]:
+    """Every plugin class defined in ``module`` itself (not the ones it imports)."""
+    for value in vars(module).values():
+        if (
+            inspect.isclass(value)
+            and issubclass(value, BasePlugin)
+            and value is not BasePlugin
+            and value.__module__ == own
+        ):
+            yield _checked(value, origin=origin, source=source)
+
+
+def _checked(cls: type, *, origin: str, source: str) -> PluginInfo:
+    try:
+        check_plugin_class(cls, origin=origin)
+    except PluginDefinitionError as exc:
+        return PluginInfo(cls.__name__, origin, source, None, str(exc))
+    assert issubclass(cls, BasePlugin)
+    return PluginInfo(cls.__name__, origin, source, cls)
