@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -251,18 +251,10 @@ def generate_data(state: _State, rows: int, seed: int) -> None:
 @pass_state
 def generate_docs(state: _State, check: bool, output: Path | None) -> None:
     """Write PLUGINS.md from the plugins' docstrings and declarations."""
-    from datareplay.config_manager import GLOBAL_FILE
     from datareplay.docs import render
-    from datareplay.safe_yaml import load_yaml
 
     session = state.session()
-    folders: list[str] | None = None
-    global_file = session.project.config_dir / GLOBAL_FILE
-    if global_file.is_file():
-        data = load_yaml(global_file, display=session.project.relative(global_file)).data
-        if isinstance(data, dict):
-            folders = (data.get("plugins") or {}).get("paths")
-    registry = session.registry(folders)
+    registry = session.registry()
     text = render(registry.infos())
     target = output or session.project.root / "PLUGINS.md"
     for info in registry.infos():
@@ -284,18 +276,77 @@ def generate_docs(state: _State, check: bool, output: Path | None) -> None:
     click.echo(f"wrote {session.project.relative(target)} ({len(registry.names())} plugins)")
 
 
-def render_summary(hub: DataHub, root: Path) -> str:
-    """The DataHub's final state as a plain-text table."""
-    rows = [("data source", "status", "shape / type", "size", "path")]
-    for item in hub.summary():
-        size = _size(item.size_bytes) if item.size_bytes is not None else ""
-        rows.append((item.name, item.status.value, item.kind, size, hub.relative(item.path)))
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_command(directory: Path) -> None:
+    """Create a new project in DIRECTORY that runs straight away."""
+    from datareplay.scaffold import init_project
+
+    written = init_project(directory)
+    click.echo(f"created a Data Replay project in {directory} ({len(written)} files); try:")
+    click.echo(f"  cd {directory} && datareplay pipeline --case example")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+@pass_state
+def plugins_command(state: _State, as_json: bool) -> None:
+    """List every plugin: name, where it comes from, summary and status."""
+    import json
+
+    infos = state.session().registry().infos()
+    rows = [
+        {
+            "name": info.name,
+            "source": info.source,
+            "origin": info.origin,
+            "summary": info.plugin.summary() if info.plugin is not None else "",
+            "status": "ok" if info.ok else "broken",
+            "error": info.error,
+        }
+        for info in infos
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [("plugin", "source", "status", "summary")]
+    for row in rows:
+        status = "ok" if row["status"] == "ok" else f"BROKEN: {row['error']}"
+        summary = "" if row["status"] != "ok" else str(row["summary"])
+        table.append((str(row["name"]), str(row["origin"]), status, summary))
+    click.echo(_table(table))
+
+
+@cli.command()
+@click.argument("name")
+@pass_state
+def describe(state: _State, name: str) -> None:
+    """Show the full documentation of one plugin (as in PLUGINS.md)."""
+    from datareplay.docs import plugin_section
+
+    registry = state.session().registry()
+    plugin = registry.get(name)
+    origin = next(i.origin for i in registry.infos() if i.name == name)
+    click.echo(plugin_section(plugin, origin).rstrip())
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
+    """Plain-text columns with a rule under the header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def render_summary(hub: DataHub, root: Path) -> str:
+    """The DataHub's final state as a plain-text table."""
+    rows = [("data source", "status", "shape / type", "size", "path")]
+    for item in hub.summary():
+        size = _size(item.size_bytes) if item.size_bytes is not None else ""
+        rows.append((item.name, item.status.value, item.kind, size, hub.relative(item.path)))
+    return _table(rows)
 
 
 def _size(n: float) -> str:

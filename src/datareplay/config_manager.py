@@ -140,6 +140,14 @@ class ConfigManager:
             overrides=overridden,
         )
 
+    def load_global(self) -> Settings:
+        """The validated project-wide settings (config/global.yaml alone)."""
+        merged = MergedConfig()
+        global_file = self.project.config_dir / GLOBAL_FILE
+        if global_file.is_file():
+            merged.apply(self._load(global_file))
+        return self.validate(merged)
+
     def env_file(self, env: str) -> Path:
         """``config/env/<env>.yaml``, or UnknownNameError listing the environments."""
         path = self.project.config_dir / ENV_FOLDER / f"{check_name(env, kind='environment')}.yaml"

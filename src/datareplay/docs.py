@@ -20,9 +20,9 @@ def _anchor(name: str) -> str:
     return name.lower()
 
 
-def plugin_section(plugin: type[BasePlugin], origin: str) -> str:
+def plugin_section(plugin: type[BasePlugin], origin: str, *, level: int = 2) -> str:
     """The Markdown documentation of one plugin."""
-    lines = [f"## {plugin.__name__}", "", plugin.summary(), ""]
+    lines = [f"{'#' * level} {plugin.__name__}", "", plugin.summary(), ""]
     description = plugin.description()
     if description:
         lines += [description, ""]
@@ -57,7 +57,7 @@ def render(infos: list[PluginInfo]) -> str:
     good = [i for i in infos if i.ok and i.plugin is not None]
     broken = [i for i in infos if not i.ok]
     parts = [HEADER]
-    parts.append("| plugin | summary | source |")
+    parts.append("| plugin | summary | from |")
     parts.append("| --- | --- | --- |")
     for info in good:
         assert info.plugin is not None
@@ -66,9 +66,14 @@ def render(infos: list[PluginInfo]) -> str:
             f"| `{info.origin}` |"
         )
     parts.append("")
+    sources: dict[str, list[PluginInfo]] = {}
     for info in good:
-        assert info.plugin is not None
-        parts.append(plugin_section(info.plugin, info.origin))
+        sources.setdefault(info.source, []).append(info)
+    for source, members in sources.items():
+        parts += [f"## From {source}", ""]
+        for info in members:
+            assert info.plugin is not None
+            parts.append(plugin_section(info.plugin, info.origin, level=3))
     if broken:
         parts += ["## Broken plugins", ""]
         parts += [f"- `{info.origin}`: {_cell(info.error or '')}" for info in broken]

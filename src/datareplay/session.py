@@ -57,8 +57,13 @@ class Session:
         self._registries: dict[tuple[Path, ...], PluginRegistry] = {}
 
     def registry(self, folders: list[str] | None = None) -> PluginRegistry:
-        """The plugin registry for ``folders`` (relative to the project root)."""
-        paths = tuple(self.project.root / f for f in (folders or ["modules"]))
+        """The plugin registry for ``folders`` (relative to the project root).
+
+        Without ``folders`` it uses ``plugins.paths`` of config/global.yaml.
+        """
+        if folders is None:
+            folders = self.config.load_global().plugins.paths
+        paths = tuple((self.project.root / f).resolve() for f in folders)
         if paths not in self._registries:
             self._registries[paths] = PluginRegistry(list(paths), project_root=self.project.root)
         return self._registries[paths]

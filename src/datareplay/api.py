@@ -1,0 +1,103 @@
+"""The Python API for notebooks and scripts: the CLI's work, returning objects.
+
+::
+
+    from datareplay.api import load_config, open_hub, run_pipeline
+
+    result = run_pipeline("demo", overrides={"pipeline.EventDetector.params.hard_brake_mps2": 3.5})
+    result.hub["events"]                       # a DataFrame
+    hub = open_hub("demo")                     # read what earlier runs persisted
+    hub["features"].describe()
+    config = load_config("demo", overrides=["pipeline.SignalAligner.params.rate_hz=10"])
+    config.merged.origin(("pipeline", 1, "params", "rate_hz"))   # '--set ...'
+
+``project`` defaults to the project containing the current folder. Nothing here prints or
+configures logging; errors are the exceptions of ``datareplay.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from datareplay.config_manager import CaseConfig
+from datareplay.data_hub import DataHub
+from datareplay.project import Project
+from datareplay.runner import RunResult
+from datareplay.session import CaseOptions, Session
+
+Overrides = Mapping[str, Any] | Sequence[str]
+
+
+def session(project: str | Path | None = None) -> Session:
+    """A session on ``project`` (default: found from the current folder upward)."""
+    return Session(Project.at(Path(project)) if project is not None else Project.find())
+
+
+def _options(
+    overrides: Overrides, params_files: Sequence[str | Path], env: str | None
+) -> CaseOptions:
+    if isinstance(overrides, Mapping):
+        texts = tuple(f"{key}={json.dumps(value)}" for key, value in overrides.items())
+    else:
+        texts = tuple(overrides)
+    return CaseOptions(env=env, params_files=tuple(Path(p) for p in params_files), overrides=texts)
+
+
+def load_config(
+    case: str,
+    *,
+    project: str | Path | None = None,
+    overrides: Overrides = (),
+    params_files: Sequence[str | Path] = (),
+    env: str | None = None,
+) -> CaseConfig:
+    """The merged, validated configuration of ``case`` with the origin of every value."""
+    options = _options(overrides, params_files, env)
+    return session(project).config.load_case(
+        case, env=options.env, params_files=options.params_files, overrides=options.overrides
+    )
+
+
+def open_hub(
+    case: str,
+    *,
+    project: str | Path | None = None,
+    overrides: Overrides = (),
+    params_files: Sequence[str | Path] = (),
+    env: str | None = None,
+) -> DataHub:
+    """The DataHub of ``case``: ``hub["name"]`` loads what earlier runs persisted."""
+    opened = session(project).open_case(case, _options(overrides, params_files, env))
+    return opened.hub
+
+
+def run_pipeline(
+    case: str,
+    *,
+    project: str | Path | None = None,
+    overrides: Overrides = (),
+    params_files: Sequence[str | Path] = (),
+    env: str | None = None,
+    wait: bool = False,
+) -> RunResult:
+    """Run the whole pipeline of ``case``; the result holds the run id, timings and hub."""
+    return session(project).run_pipeline(case, _options(overrides, params_files, env), wait=wait)
+
+
+def run_plugin(
+    case: str,
+    name: str,
+    *,
+    project: str | Path | None = None,
+    overrides: Overrides = (),
+    params_files: Sequence[str | Path] = (),
+    env: str | None = None,
+    wait: bool = False,
+) -> RunResult:
+    """Run one step of ``case`` alone from persisted inputs."""
+    return session(project).run_plugin(
+        case, name, _options(overrides, params_files, env), wait=wait
+    )

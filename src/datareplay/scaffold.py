@@ -1,0 +1,57 @@
+"""``datareplay init DIR``: a new project that runs straight away.
+
+The files come from the ``scaffold/`` folder shipped inside the package. They are copied
+into a temporary folder beside the target and renamed into place at the end, so an
+interrupted ``init`` never leaves half a project behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from datareplay.atomic import TMP_MARKER, fsync_dir
+from datareplay.errors import UsageError
+
+_SKIP = {"__pycache__"}
+
+
+def init_project(target: Path) -> list[Path]:
+    """Create a project in ``target`` (which must not exist or be empty)."""
+    target = target.absolute()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(
+            f"{target} already exists and is not empty; choose a new folder for the project"
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent} does not exist; create it first")
+    staging = target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        written = _copy(files("datareplay") / "scaffold", staging)
+        if target.exists():
+            target.rmdir()  # empty: checked above
+        os.replace(staging, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(target / path.relative_to(staging) for path in written)
+
+
+def _copy(source: Traversable, destination: Path) -> list[Path]:
+    destination.mkdir(parents=True)
+    written: list[Path] = []
+    for item in sorted(source.iterdir(), key=lambda t: t.name):
+        if item.name in _SKIP:
+            continue
+        if item.is_dir():
+            written += _copy(item, destination / item.name)
+        else:
+            path = destination / item.name
+            path.write_bytes(item.read_bytes())
+            written.append(path)
+    return written
