@@ -50,7 +50,38 @@ Defects, as found in real recordings:
 The same ``rows`` and ``seed`` give byte-identical files. ``simulate_drive`` returns
 the tables together with the ground truth (hard brakes, dropouts, spikes) for tests.
 
-Usage: ``python scripts/generation.py [--rows N] [--seed S] [--root DIR]``
+Faulty recording (``--faults`` / ``generate(..., faults=True)``): for the data-quality
+demo the same drive is also written to ``<root>/data/raw/drive_faulty/`` - the same
+three files, columns and dtypes, with the defects above plus gross sensor faults:
+
+* two long dropouts of 15-25 s each, in which the wheel AND the IMU rows are missing
+  (the same time interval in both streams). The middle 80 % of the recording is cut
+  into three equal slots; the first and the last slot hold one dropout each, placed
+  off the normal dropouts where possible;
+* a stuck IMU: ``ax`` frozen at its value at the freeze start for 1,500 consecutive
+  samples (30 s), between the two long dropouts (at least the whole middle slot), off
+  the normal dropouts and IMU spikes where possible (never frozen at a spike value);
+  ``ay`` and the other columns are left alone;
+* 60 out-of-range wheel rows: all four wheels at 400 rad/s (124 m/s), one per equal
+  slot of the rows, never on a row that already carries a defect;
+* duplicated timestamps: ``rows // 100`` (1 %) further wheel rows written twice (the
+  copy follows the original, same ``t_s`` and values), so the wheel file has
+  ``rows - dropped rows + rows // 100`` rows.
+
+Recordings shorter than 150 s (15,000 rows) get the faults scaled down by
+``s = min(1, rows / 15_000)`` (= duration / 150 s): dropouts ``s x 15-25 s``, stuck
+``ax`` for ``max(2, round(s x 1500))`` samples (capped at the IMU rows between the two
+dropouts, which never bites in practice), ``max(1, round(s x 60))`` wheel spikes; the
+duplicates stay at ``rows // 100``. The layout (thirds of the middle 80 %) then always
+has room, down to ``MIN_ROWS``. The IMU file only loses the dropped rows;
+``gps.parquet`` is the normal one (GPS gets no faults). The faults come from their own
+random stream (derived from the seed), so the normal recording is byte-identical with
+and without ``faults``, and the faulty files are byte-identical for the same ``rows``
+and ``seed``. Without ``faults`` an existing ``drive_faulty/`` is left as it is.
+``inject_faults`` (or ``faulty_drive``) returns the faulty tables with the fault
+positions as truth.
+
+Usage: ``python scripts/generation.py [--rows N] [--seed S] [--root DIR] [--faults]``
 """
 
 from __future__ import annotations
@@ -68,6 +99,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RAW_DIR = "data/raw/drive"
+FAULTY_DIR = "data/raw/drive_faulty"
 WHEEL_RATE_HZ = 100
 IMU_RATE_HZ = 50
 GPS_RATE_HZ = 1
@@ -85,6 +117,15 @@ EARTH_RADIUS_M = 6_371_000.0
 # Start offsets of the streams in seconds (the loggers do not start at the same instant).
 _OFFSET_S = {"wheel_speed": 0.002, "imu": 0.007, "gps": 0.35}
 _DT = 1.0 / MOTION_RATE_HZ
+
+# Faults of the faulty recording, at full size (recordings of at least FAULT_FULL_ROWS).
+FAULT_FULL_ROWS = 15_000  # 150 s; shorter recordings get the faults scaled down
+FAULT_DROPOUT_S = (15.0, 25.0)  # length range of each of the two long dropouts
+FAULT_STUCK_SAMPLES = 1_500  # IMU samples (30 s) with ax frozen
+FAULT_SPIKES = 60  # wheel rows with all four wheels at FAULT_SPIKE_RAD_S
+FAULT_SPIKE_RAD_S = 400.0
+FAULT_DUPLICATE_SHARE = 100  # one wheel row in 100 written twice
+_FAULT_STREAM = 0xFA17  # mixed into the seed: the faults' own random stream
 
 
 class Drive(NamedTuple):
@@ -401,6 +442,149 @@ def simulate_drive(rows: int = 100_000, seed: int = 42) -> Drive:
     return Drive(tables=tables, truth=truth)
 
 
+def fault_scale(rows: int) -> float:
+    """Size factor of the faults: 1 from 150 s on, duration / 150 s below."""
+    return min(1.0, rows / FAULT_FULL_ROWS)
+
+
+def fault_rng(seed: int) -> np.random.Generator:
+    """The faults' random stream: independent of the one of ``simulate_drive``."""
+    return np.random.default_rng([seed, _FAULT_STREAM])
+
+
+def _overlaps(
+    starts: np.ndarray, ends: np.ndarray, forbidden: list[tuple[np.ndarray, float]]
+) -> np.ndarray:
+    """Weighted count of forbidden intervals touching each candidate [start, end].
+
+    ``forbidden`` holds pairs of an (n, 2) array of (start, end) seconds and a weight.
+    """
+    score = np.zeros(len(starts))
+    for spans, weight in forbidden:
+        if len(spans):
+            hit = (spans[None, :, 0] <= ends[:, None]) & (spans[None, :, 1] >= starts[:, None])
+            score += weight * hit.sum(axis=1)
+    return score
+
+
+def _points(times: np.ndarray, pad: float) -> np.ndarray:
+    """Single instants as (start, end) intervals widened by ``pad`` seconds."""
+    return np.stack([times - pad, times + pad], axis=1).reshape(-1, 2)
+
+
+def _padded(spans: np.ndarray, pad: float) -> np.ndarray:
+    return spans.reshape(-1, 2) + np.array([-pad, pad])
+
+
+def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    """The columns of ``table`` as numpy arrays, in column order."""
+    return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def inject_faults(drive: Drive, rng: np.random.Generator) -> Drive:
+    """Return the faulty variant of ``drive`` and the positions of its faults.
+
+    ``drive`` is the result of ``simulate_drive`` (left unchanged). The truth holds:
+    ``fault_dropouts`` (2, 2) - the [start, end) seconds in which the wheel and IMU rows
+    were removed; ``stuck_ax`` (2,) - t_s of the first and last IMU row with ``ax`` frozen,
+    ``stuck_ax_samples`` and ``stuck_ax_value`` (0-d); ``overspeed_spikes`` - t_s of the
+    wheel rows at FAULT_SPIKE_RAD_S; ``fault_duplicates`` - t_s of the wheel rows written
+    twice by the faults (the normal duplicates come on top).
+    """
+    rows = drive.tables["wheel_speed"].num_rows
+    scale = fault_scale(rows)
+    wheel = _arrays(drive.tables["wheel_speed"])
+    imu = _arrays(drive.tables["imu"])
+    wheel_names = [k for k in wheel if k != "t_s"]
+    truth = drive.truth
+
+    # --- layout: the middle 80 % in three equal slots: dropout | stuck ax | dropout.
+    t_start = max(wheel["t_s"][0], imu["t_s"][0])
+    t_end = min(wheel["t_s"][-1], imu["t_s"][-1])
+    lo, hi = t_start + 0.1 * (t_end - t_start), t_start + 0.9 * (t_end - t_start)
+    slot = (hi - lo) / 3
+    tries = 128
+
+    # --- 1. two long dropouts in both streams, off the normal dropouts if possible.
+    lengths = rng.uniform(*FAULT_DROPOUT_S, 2) * scale
+    avoid = [
+        (_padded(np.concatenate([truth["wheel_dropouts"], truth["imu_dropouts"]]), 1.0), 100.0),
+        (_points(np.concatenate([truth["wheel_spikes"], truth["imu_spikes"]]), 0.1), 1.0),
+        (_points(truth["wheel_duplicates"], 0.1), 1.0),
+    ]
+    dropouts = np.empty((2, 2))
+    for i, (slot_start, length) in enumerate(zip((lo, lo + 2 * slot), lengths, strict=True)):
+        cand = slot_start + rng.random(tries) * max(slot - length, 0.0)
+        best = np.argmin(_overlaps(cand, cand + length, avoid))
+        dropouts[i] = np.round([cand[best], cand[best] + length], 3)
+
+    def keep_mask(t: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(t), dtype=bool)
+        for i0, i1 in np.searchsorted(t, dropouts):
+            keep[i0:i1] = False
+        return keep
+
+    keep = keep_mask(wheel["t_s"])
+    wheel = {k: x[keep] for k, x in wheel.items()}
+    keep = keep_mask(imu["t_s"])
+    imu = {k: x[keep] for k, x in imu.items()}
+
+    # --- 2. stuck ax between the two dropouts (at least the whole middle slot), off the
+    # normal IMU dropouts and spikes where possible, never frozen at a spike value.
+    t_i = imu["t_s"]
+    between = (dropouts[0, 1] + scale, dropouts[1, 0] - scale)  # 1 s apart at full size
+    i_lo, i_hi = np.searchsorted(t_i, between)
+    n_stuck = max(2, min(round(FAULT_STUCK_SAMPLES * scale), int(i_hi - i_lo)))
+    cand = i_lo + (rng.random(tries) * max(i_hi - i_lo - n_stuck + 1, 1)).astype(np.int64)
+    spikes = _points(truth["imu_spikes"], 0.1)
+    avoid = [(_padded(truth["imu_dropouts"], 0.5), 100.0), (spikes, 1.0)]
+    score = _overlaps(t_i[cand], t_i[cand + n_stuck - 1], avoid)
+    score += _overlaps(t_i[cand], t_i[cand], [(spikes, 1000.0)])
+    first = int(cand[np.argmin(score)])
+    ax = imu["ax"]
+    ax[first : first + n_stuck] = ax[first]
+
+    # --- 3. out-of-range wheel rows and 4. duplicated rows, never on a defect row.
+    t_w = wheel["t_s"]
+    free = np.ones(len(t_w), dtype=bool)
+    for k in wheel_names:
+        free &= np.abs(wheel[k]) <= 300.0  # not a normal spike
+    same = t_w[1:] == t_w[:-1]  # the normal duplicates (both rows of a pair)
+    free[1:] &= ~same
+    free[:-1] &= ~same
+    eligible = np.flatnonzero(free)
+    n_spikes = max(1, round(FAULT_SPIKES * scale))
+    spike_rows = eligible[_spike_rows(rng, n_spikes, len(eligible))]
+    for k in wheel_names:
+        wheel[k][spike_rows] = FAULT_SPIKE_RAD_S
+    free[spike_rows] = False
+    eligible = np.flatnonzero(free)
+    n_dup = min(rows // FAULT_DUPLICATE_SHARE, len(eligible))
+    dup_rows = np.sort(rng.choice(eligible, n_dup, replace=False))
+    repeat = np.ones(len(t_w), dtype=np.int64)
+    repeat[dup_rows] = 2
+
+    tables = {
+        "wheel_speed": pa.table({k: np.repeat(x, repeat) for k, x in wheel.items()}),
+        "imu": pa.table(imu),
+        "gps": drive.tables["gps"],
+    }
+    fault_truth = {
+        "fault_dropouts": dropouts,
+        "stuck_ax": np.array([t_i[first], t_i[first + n_stuck - 1]]),
+        "stuck_ax_samples": np.array(n_stuck),
+        "stuck_ax_value": np.array(ax[first]),
+        "overspeed_spikes": t_w[spike_rows],
+        "fault_duplicates": t_w[dup_rows],
+    }
+    return Drive(tables=tables, truth=fault_truth)
+
+
+def faulty_drive(rows: int = 100_000, seed: int = 42) -> Drive:
+    """The faulty variant of ``simulate_drive(rows, seed)`` (nothing is written)."""
+    return inject_faults(simulate_drive(rows, seed), fault_rng(seed))
+
+
 def _fsync_dir(path: Path) -> None:
     """Flush a directory entry to disk (no-op where directories cannot be opened)."""
     try:
@@ -433,14 +617,12 @@ def _remove_stale(parent: Path, name: str) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def generate(root: Path, *, rows: int = 100_000, seed: int = 42) -> list[Path]:
-    """Write the recording to ``root/RAW_DIR`` atomically and return the file paths.
+def _write_atomic(target: Path, tables: dict[str, pa.Table]) -> list[Path]:
+    """Write ``tables`` as ``target/<name>.parquet``, swapping the folder into place.
 
     The files are built in a hidden sibling folder, fsynced and swapped into place,
     so readers see either the previous recording or the complete new one.
     """
-    drive = simulate_drive(rows, seed)
-    target = Path(root) / RAW_DIR
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(parent, target.name)
@@ -449,7 +631,7 @@ def generate(root: Path, *, rows: int = 100_000, seed: int = 42) -> list[Path]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        for name, table in drive.tables.items():
+        for name, table in tables.items():
             with open(tmp / f"{name}.parquet", "wb") as fh:
                 pq.write_table(table, fh, compression="zstd", use_dictionary=False)
                 fh.flush()
@@ -465,7 +647,25 @@ def generate(root: Path, *, rows: int = 100_000, seed: int = 42) -> list[Path]:
             old.rename(target)  # put the previous recording back
         raise
     shutil.rmtree(old, ignore_errors=True)
-    return [target / f"{name}.parquet" for name in drive.tables]
+    return [target / f"{name}.parquet" for name in tables]
+
+
+def generate(
+    root: Path, *, rows: int = 100_000, seed: int = 42, faults: bool = False
+) -> list[Path]:
+    """Write the recording to ``root/RAW_DIR`` atomically and return the file paths.
+
+    With ``faults`` the faulty variant is written to ``root/FAULTY_DIR`` as well (its
+    three paths follow the normal ones); without, an existing ``FAULTY_DIR`` is left
+    alone. Each folder is swapped into place as a whole, so readers see either the
+    previous recording or the complete new one.
+    """
+    drive = simulate_drive(rows, seed)
+    paths = _write_atomic(Path(root) / RAW_DIR, drive.tables)
+    if faults:
+        faulty = inject_faults(drive, fault_rng(seed))
+        paths += _write_atomic(Path(root) / FAULTY_DIR, faulty.tables)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,11 +680,17 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).resolve().parent.parent,
         help="project folder; files go to ROOT/" + RAW_DIR,
     )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="also write the faulty variant (long dropouts, stuck IMU, out-of-range "
+        "wheel speeds, duplicated timestamps) to ROOT/" + FAULTY_DIR,
+    )
     args = parser.parse_args(argv)
     if args.rows < MIN_ROWS:
         parser.error(f"--rows must be at least {MIN_ROWS}")
     started = time.perf_counter()
-    paths = generate(args.root, rows=args.rows, seed=args.seed)
+    paths = generate(args.root, rows=args.rows, seed=args.seed, faults=args.faults)
     elapsed = time.perf_counter() - started
     for path in paths:
         print(f"{path}  {pq.ParquetFile(path).metadata.num_rows:>10,} rows")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from conftest import REPO, run_subprocess, tree_hash
 
 DEMO_SOURCES = [

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
 from conftest import tree_hash
 
 HARD_BRAKE = "pipeline.EventDetector.params.hard_brake_mps2"

@@ -521,6 +521,8 @@ def reference_merge(base: Any, over: Any, source: str, origins: dict[Any, str], 
         result = dict(base)
         for key, value in over.items():
             result[key] = reference_merge(base.get(key), value, source, origins, (*path, key))
+        if not result and path:  # an empty mapping is a leaf written by the later layer
+            origins[path] = source
         return result
     for key in [k for k in origins if k[: len(path)] == path]:
         del origins[key]

@@ -270,3 +270,201 @@ def test_larger_recordings_scale_the_defects() -> None:
     assert len(truth["wheel_dropouts"]) >= 3
     assert len(truth["wheel_spikes"]) >= 8
     assert len(truth["hard_brakes"]) >= 2
+
+
+# --- faulty recording (generate(..., faults=True)) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faulty_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("faulty")
+    gen.generate(root, rows=ROWS, seed=42, faults=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def faulty(faulty_root: Path) -> dict[str, pd.DataFrame]:
+    raw = faulty_root / gen.FAULTY_DIR
+    return {
+        name: pd.read_parquet(raw / f"{name}.parquet") for name in ("wheel_speed", "imu", "gps")
+    }
+
+
+@pytest.fixture(scope="module")
+def fault_truth() -> dict[str, np.ndarray]:
+    return gen.faulty_drive(ROWS, 42).truth
+
+
+def longest_constant_run(x: np.ndarray) -> tuple[int, int]:
+    """(start index, length) of the longest run of identical consecutive values."""
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(x) != 0) + 1, [len(x)]))
+    i = int(np.argmax(np.diff(bounds)))
+    return int(bounds[i]), int(bounds[i + 1] - bounds[i])
+
+
+def test_faults_write_a_second_folder_and_leave_the_normal_one_alone(
+    root: Path, faulty_root: Path, faulty: dict[str, pd.DataFrame], frames: dict[str, pd.DataFrame]
+) -> None:
+    assert ROWS >= gen.FAULT_FULL_ROWS, "the test size gets the full-size faults"
+    assert gen.FAULTY_DIR == "data/raw/drive_faulty"
+    raw = faulty_root / "data" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == ["drive", "drive_faulty"]
+    names = ["gps.parquet", "imu.parquet", "wheel_speed.parquet"]
+    assert sorted(p.name for p in (raw / "drive_faulty").iterdir()) == names
+    for name in names:  # faults=True does not touch the normal recording
+        normal = (root / gen.RAW_DIR / name).read_bytes()
+        assert (faulty_root / gen.RAW_DIR / name).read_bytes() == normal, name
+    for name, frame in faulty.items():
+        assert list(frame.columns) == list(frames[name].columns)
+        assert list(frame.dtypes) == list(frames[name].dtypes)
+    assert faulty["gps"].equals(frames["gps"])
+
+
+def test_faulty_files_are_deterministic(tmp_path: Path) -> None:
+    first = gen.generate(tmp_path / "a", rows=12_000, seed=7, faults=True)
+    second = gen.generate(tmp_path / "b", rows=12_000, seed=7, faults=True)
+    other = gen.generate(tmp_path / "c", rows=12_000, seed=8, faults=True)
+    assert len(first) == 6
+    assert [p.parent.name for p in first] == ["drive"] * 3 + ["drive_faulty"] * 3
+    for p, q, r in zip(first[3:], second[3:], other[3:], strict=True):
+        assert p.read_bytes() == q.read_bytes(), p.name
+        assert p.read_bytes() != r.read_bytes(), p.name
+    # ... and regenerating without faults leaves both folders consistent / in place
+    gen.generate(tmp_path / "a", rows=12_000, seed=7)
+    assert sorted(p.name for p in (tmp_path / "a" / "data" / "raw").iterdir()) == [
+        "drive",
+        "drive_faulty",
+    ]
+
+
+def test_fault_long_dropouts_in_wheel_and_imu(
+    faulty: dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
+    fault_truth: dict[str, np.ndarray],
+) -> None:
+    spans = fault_truth["fault_dropouts"]
+    assert spans.shape == (2, 2)
+    lengths = spans[:, 1] - spans[:, 0]
+    assert ((lengths >= 15.0 - 1e-3) & (lengths <= 25.0 + 1e-3)).all()
+    assert spans[0, 1] < spans[1, 0], "in order, not overlapping"
+    duration = ROWS / 100
+    assert spans.min() > 0.1 * duration and spans.max() < 0.9 * duration
+    for name in ("wheel_speed", "imu"):
+        t = faulty[name]["t_s"].to_numpy()
+        step = np.diff(t)
+        long_gaps = np.sort(step[step > 10.0])
+        assert len(long_gaps) == 2, name
+        assert np.abs(np.diff(frames[name]["t_s"].to_numpy())).max() < 3.1, "normal gaps"
+        for start, end in spans:
+            assert not ((t >= start) & (t < end)).any(), name
+            before, after = t[t < start][-1], t[t >= end][0]
+            assert end - start < after - before < end - start + 0.05, name
+
+
+def test_fault_stuck_ax(
+    faulty: dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
+    fault_truth: dict[str, np.ndarray],
+) -> None:
+    imu = faulty["imu"]
+    start, length = longest_constant_run(imu["ax"].to_numpy())
+    assert length == int(fault_truth["stuck_ax_samples"]) == 1_500
+    window = imu.iloc[start : start + length]
+    assert window["t_s"].iloc[[0, -1]].tolist() == fault_truth["stuck_ax"].tolist()
+    assert window["t_s"].iloc[-1] - window["t_s"].iloc[0] == pytest.approx(30.0, abs=0.5)
+    assert window["ax"].iloc[0] == fault_truth["stuck_ax_value"]
+    assert window["ay"].nunique() > 1_000, "ay keeps moving"
+    # Before the freeze ax is the normal signal; nothing else in the normal data is stuck.
+    normal = frames["imu"].set_index("t_s")
+    assert normal.loc[window["t_s"].iloc[0], "ax"] == window["ax"].iloc[0]
+    assert longest_constant_run(normal["ax"].to_numpy())[1] < 10
+
+
+def test_fault_out_of_range_wheel_speeds(
+    faulty: dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
+    fault_truth: dict[str, np.ndarray],
+) -> None:
+    omega = faulty["wheel_speed"][WHEELS].to_numpy(dtype=np.float64)
+    at_400 = (omega == 400.0).all(axis=1)
+    assert at_400.sum() == 60 == len(fault_truth["overspeed_spikes"])
+    assert ((omega == 400.0).any(axis=1) == at_400).all(), "all four wheels of the row"
+    t_s = faulty["wheel_speed"]["t_s"].to_numpy()
+    np.testing.assert_array_equal(t_s[at_400], fault_truth["overspeed_spikes"])
+    assert gen.FAULT_SPIKE_RAD_S * gen.WHEEL_RADIUS_M > 120.0, "impossible for a car"
+    t = fault_truth["overspeed_spikes"]
+    assert np.diff(t).min() > 0.5 and t[0] < 0.2 * ROWS / 100 and t[-1] > 0.8 * ROWS / 100
+    # The normal single-wheel spikes are still there as well.
+    single = ((np.abs(omega) > 300.0).sum(axis=1) == 1).sum()
+    normal = (np.abs(frames["wheel_speed"][WHEELS].to_numpy()) > 300.0).any(axis=1).sum()
+    assert 1 <= single <= normal
+
+
+def test_fault_duplicated_timestamps(
+    faulty: dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
+    fault_truth: dict[str, np.ndarray],
+) -> None:
+    wheel, normal = faulty["wheel_speed"], frames["wheel_speed"]
+    n_fault = ROWS // 100
+    assert len(fault_truth["fault_duplicates"]) == n_fault
+    assert not wheel["t_s"].is_unique
+    t = normal["t_s"].to_numpy()
+    lost = np.zeros(len(t), dtype=bool)  # rows lost in the long dropouts
+    for start, end in fault_truth["fault_dropouts"]:
+        lost |= (t >= start) & (t < end)
+    n_normal = (normal["t_s"].duplicated() & ~lost).sum()
+    assert wheel["t_s"].duplicated().sum() == n_normal + n_fault
+    # rows*1.01 minus the rows lost in the long dropouts
+    dropped = lost.sum()
+    assert len(wheel) == ROWS - dropped + n_fault
+    # each copy immediately follows its original, with the same values
+    copy = wheel["t_s"].duplicated().to_numpy()
+    idx = np.flatnonzero(copy)
+    np.testing.assert_array_equal(wheel.iloc[idx].to_numpy(), wheel.iloc[idx - 1].to_numpy())
+    assert np.isin(fault_truth["fault_duplicates"], wheel["t_s"][copy]).all()
+
+
+def test_faulty_drive_is_the_same_drive(
+    faulty: dict[str, pd.DataFrame],
+    frames: dict[str, pd.DataFrame],
+    fault_truth: dict[str, np.ndarray],
+) -> None:
+    normal = frames["imu"]
+    t = normal["t_s"].to_numpy()
+    kept = np.ones(len(t), dtype=bool)
+    for a, b in fault_truth["fault_dropouts"]:
+        kept &= (t < a) | (t >= b)
+    expected = normal[kept].reset_index(drop=True)
+    stuck = expected["t_s"].between(*fault_truth["stuck_ax"])
+    expected.loc[stuck, "ax"] = fault_truth["stuck_ax_value"]
+    pd.testing.assert_frame_equal(faulty["imu"], expected)
+
+
+@pytest.mark.parametrize("rows", [gen.MIN_ROWS, 1_999, 5_000, 14_999, 15_000])
+def test_faults_scale_down_for_short_recordings(rows: int) -> None:
+    scale = min(1.0, rows / 15_000)
+    assert gen.fault_scale(rows) == scale
+    drive = gen.faulty_drive(rows, 3)
+    truth = drive.truth
+    lengths = np.diff(truth["fault_dropouts"], axis=1).ravel()
+    assert ((lengths >= 15 * scale - 1e-3) & (lengths <= 25 * scale + 1e-3)).all()
+    assert truth["fault_dropouts"][0, 1] < truth["stuck_ax"][0] <= truth["stuck_ax"][1]
+    assert truth["stuck_ax"][1] < truth["fault_dropouts"][1, 0]
+    assert 2 <= int(truth["stuck_ax_samples"]) <= round(1_500 * scale)
+    assert len(truth["overspeed_spikes"]) == max(1, round(60 * scale))
+    assert len(truth["fault_duplicates"]) == rows // 100
+    wheel = drive.tables["wheel_speed"].to_pandas()
+    imu = drive.tables["imu"].to_pandas()
+    assert ((wheel[WHEELS] == 400.0).all(axis=1)).sum() == len(truth["overspeed_spikes"])
+    assert longest_constant_run(imu["ax"].to_numpy())[1] >= int(truth["stuck_ax_samples"])
+    for frame in (wheel, imu):
+        assert np.diff(frame["t_s"].to_numpy()).max() > lengths.min()
+
+
+def test_main_faults_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert gen.main(["--rows", "2000", "--seed", "3", "--root", str(tmp_path), "--faults"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("drive_faulty" in line for line in lines) == 3
+    assert (tmp_path / gen.FAULTY_DIR / "wheel_speed.parquet").is_file()
+    assert (tmp_path / gen.RAW_DIR / "wheel_speed.parquet").is_file()

@@ -158,7 +158,9 @@ def test_cycle_is_an_error_naming_the_chain() -> None:
 
 
 def test_self_reference_is_a_cycle() -> None:
-    with pytest.raises(ConfigError, match=r"^file\.yaml:2: vars\.x: reference cycle: vars\.x -> vars\.x$"):
+    with pytest.raises(
+        ConfigError, match=r"^file\.yaml:2: vars\.x: reference cycle: vars\.x -> vars\.x$"
+    ):
         run({"vars": {"x": "${vars.x}"}})
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from conftest import tree_hash
 
 GOOD_CASE = (Path(__file__).resolve().parent.parent / "templates" / "demo_case.yaml").read_text()

@@ -160,9 +160,7 @@ def test_unknown_step_suggests_the_closest() -> None:
 
 
 def test_unknown_step_without_close_match_lists_items() -> None:
-    with pytest.raises(
-        ConfigError, match=r"has no item 'zzzzzz' \(items: load, Scale, Dup, Dup\)"
-    ):
+    with pytest.raises(ConfigError, match=r"has no item 'zzzzzz' \(items: load, Scale, Dup, Dup\)"):
         resolve("pipeline.zzzzzz.params.factor")
 
 
@@ -210,8 +208,20 @@ def test_unknown_key_without_close_match_lists_keys() -> None:
 
 
 def test_unknown_key_in_data_source_suggests_field() -> None:
-    with pytest.raises(ConfigError, match=r"no key 'pth' in data_sources\.raw; did you mean 'path'"):
+    with pytest.raises(
+        ConfigError, match=r"no key 'pth' in data_sources\.raw; did you mean 'path'"
+    ):
         resolve("data_sources.raw.pth")
+
+
+@pytest.mark.parametrize("name", ["newsrc", "format", "path"])
+def test_new_data_source_needs_plus(name: str) -> None:
+    # below data_sources the keys are source names, not the fields of one source
+    with pytest.raises(
+        ConfigError, match=rf"^--set data_sources\.{name}: no key '{name}' in data_sources"
+    ):
+        resolve(f"data_sources.{name}")
+    assert resolve(f"data_sources.{name}", add=True) == ("data_sources", name)
 
 
 def test_plus_adds_unknown_keys() -> None:

@@ -107,7 +107,7 @@ class Case:
         self.manager = ConfigManager(self.project)
         self.config = self.manager.load_case("demo")
         self.sources = self.manager.data_sources(self.config)
-        self.registry = PluginRegistry([self.project.root / "modules"], project_root=root)
+        self.registry = PluginRegistry([self.project.root / "modules"], project_root=root, entry_points=())
 
     def plan(self) -> Plan:
         return build_plan(self.config, self.sources, self.registry)

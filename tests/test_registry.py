@@ -72,7 +72,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def registry(root: Path, *folders: str) -> PluginRegistry:
-    return PluginRegistry([root / f for f in (folders or ("modules",))], project_root=root)
+    return PluginRegistry([root / f for f in (folders or ("modules",))], project_root=root, entry_points=())
 
 
 def test_discovers_plugins_in_folder(root: Path) -> None:
@@ -104,7 +104,7 @@ def test_folder_outside_project_root_is_shown_in_full(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     stem = unique("ext")
     write_module(outside, stem, plugin_source("External"))
-    reg = PluginRegistry([outside], project_root=tmp_path / "project")
+    reg = PluginRegistry([outside], project_root=tmp_path / "project", entry_points=())
     assert reg.infos()[0].origin == str(outside / f"{stem}.py")
 
 

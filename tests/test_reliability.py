@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, run_subprocess, tree_hash
 
+from conftest import REPO, run_subprocess, tree_hash
 from datareplay.errors import CaseLockedError
 from datareplay.locking import CaseLock
 

@@ -28,7 +28,7 @@ from datareplay.project import Project
 from datareplay.runner import RunResult
 from datareplay.session import CaseOptions, Session
 
-Overrides = Mapping[str, Any] | Sequence[str]
+Overrides = Mapping[str, Any] | Sequence[str] | str
 
 
 def session(project: str | Path | None = None) -> Session:
@@ -41,6 +41,8 @@ def _options(
 ) -> CaseOptions:
     if isinstance(overrides, Mapping):
         texts = tuple(f"{key}={json.dumps(value)}" for key, value in overrides.items())
+    elif isinstance(overrides, str):
+        texts = (overrides,)
     else:
         texts = tuple(overrides)
     return CaseOptions(env=env, params_files=tuple(Path(p) for p in params_files), overrides=texts)

@@ -58,6 +58,7 @@ class Param:
     type: type | None = None
     choices: tuple[Any, ...] | None = None
     required: bool = False
+    check: Callable[[Any], None] | None = field(default=None, compare=False)
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +112,11 @@ class Param:
             raise ConfigError(
                 f"{where}: param '{self.name}' must be one of {options}, got {value!r}"
             )
+        if self.check is not None:
+            try:
+                self.check(value)
+            except (ValueError, ConfigError) as exc:
+                raise ConfigError(f"{where}: param '{self.name}': {exc}") from None
         return value
 
 
@@ -177,6 +183,15 @@ class BasePlugin:
         if problems:
             raise ConfigError("\n".join(problems))
         return values
+
+    @classmethod
+    def input_ports(cls, params: Mapping[str, Any]) -> Mapping[str, str]:
+        """The inputs of a step configured with ``params`` (default: ``inputs``).
+
+        A plugin whose inputs depend on its params (a quality gate checking the sources
+        it is told to) overrides this; the engine calls it before anything runs.
+        """
+        return cls.inputs
 
     @property
     def param_values(self) -> dict[str, Any]:

@@ -133,6 +133,7 @@ def pipeline(
         f"in {result.seconds:.2f} s"
     )
     click.echo(render_summary(result.hub, session.project.root))
+    _echo_quality(result.hub)
 
 
 @cli.command()
@@ -160,6 +161,7 @@ def plugin(
         f"in {step.seconds:.2f} s"
     )
     click.echo(render_summary(result.hub, session.project.root))
+    _echo_quality(result.hub)
 
 
 @cli.command("config")
@@ -232,13 +234,14 @@ def validate(
 @click.option("--rows", type=click.IntRange(min=100), default=100_000, show_default=True,
               help="Rows of the main recording (wheel speed, 100 Hz).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--faults", is_flag=True, help="Also write the recording with injected faults.")
 @pass_state
-def generate_data(state: _State, rows: int, seed: int) -> None:
+def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
     """Clean and regenerate the demo raw data (deterministic for a seed)."""
     from datareplay.data_generation import generate_data as generate
 
     session = state.session()
-    paths = generate(session.project, rows=rows, seed=seed)
+    paths = generate(session.project, rows=rows, seed=seed, faults=faults)
     for path in paths:
         size = path.stat().st_size
         click.echo(f"wrote {session.project.relative(path)} ({_size(size)})")
@@ -280,11 +283,13 @@ def generate_docs(state: _State, check: bool, output: Path | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init_command(directory: Path) -> None:
     """Create a new project in DIRECTORY that runs straight away."""
+    import shlex
+
     from datareplay.scaffold import init_project
 
     written = init_project(directory)
     click.echo(f"created a Data Replay project in {directory} ({len(written)} files); try:")
-    click.echo(f"  cd {directory} && datareplay pipeline --case example")
+    click.echo(f"  cd {shlex.quote(str(directory))} && datareplay pipeline --case example")
 
 
 @cli.command("plugins")
@@ -328,6 +333,20 @@ def describe(state: _State, name: str) -> None:
     plugin = registry.get(name)
     origin = next(i.origin for i in registry.infos() if i.name == name)
     click.echo(plugin_section(plugin, origin).rstrip())
+
+
+def _echo_quality(hub: DataHub) -> None:
+    """The run's data-quality results as a table, when there are any."""
+    results = hub.quality
+    if not results:
+        return
+    rows = [("source", "check", "severity", "result", "failing", "rows")]
+    for r in results:
+        verdict = "passed" if r.passed else "FAILED"
+        rows.append((r.source, r.check, r.severity, verdict, f"{r.failing:,}", f"{r.total:,}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"\ndata quality: {len(results)} checks, {failed} failed")
+    click.echo(_table(rows))
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> str:

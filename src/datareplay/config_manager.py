@@ -203,6 +203,19 @@ class ConfigManager:
         if debug:
             logging.getLogger().setLevel(logging.DEBUG)
 
+    def _data_roots(self, config: CaseConfig) -> list[Path]:
+        root = self.project.root
+        return [root, *(root / extra for extra in config.settings.data.allowed_roots)]
+
+    def case_data_folder(self, config: CaseConfig) -> Path:
+        """Where the case's outputs go by default (``data.case_folder`` in its folder)."""
+        return contained_path(
+            config.settings.data.case_folder,
+            base=config.folder,
+            roots=self._data_roots(config),
+            what=f"{merged_where(config, ('data', 'case_folder'))}: data.case_folder",
+        )
+
     def data_sources(self, config: CaseConfig) -> dict[str, DataSource]:
         """Turn ``data_sources`` into DataSource objects with checked, resolved paths."""
         from datareplay.data_hub import DataSource
@@ -210,13 +223,8 @@ class ConfigManager:
 
         settings = config.settings
         root = self.project.root
-        roots = [root, *(root / extra for extra in settings.data.allowed_roots)]
-        case_data = contained_path(
-            settings.data.case_folder,
-            base=config.folder,
-            roots=roots,
-            what=f"{merged_where(config, ('data', 'case_folder'))}: data.case_folder",
-        )
+        roots = self._data_roots(config)
+        case_data = self.case_data_folder(config)
         sources: dict[str, DataSource] = {}
         for name, spec in settings.data_sources.items():
             where = merged_where(config, ("data_sources", name))
@@ -238,6 +246,14 @@ class ConfigManager:
                 or spec.trusted
                 or (path is not None and path.is_relative_to(case_data))
             )
+            checks: tuple[Any, ...] = ()
+            if spec.checks:
+                from datareplay.quality.specs import parse_checks
+
+                checks = parse_checks(
+                    spec.checks, where=f"{merged_where(config, ('data_sources', name, 'checks'))}: "
+                    f"data_sources.{name}.checks"
+                )
             sources[name] = DataSource(
                 name=name,
                 format=fmt,
@@ -245,7 +261,16 @@ class ConfigManager:
                 read_only=spec.read_only,
                 description=spec.description,
                 trusted=trusted,
+                checks=checks,
             )
+        for source in sources.values():
+            for check in source.checks:
+                for reference in check.references:
+                    if reference not in sources:
+                        raise ConfigError(
+                            f"{check.where}: reference '{reference}' is not a data source"
+                            f"{did_you_mean(reference, sources)}"
+                        )
         return sources
 
 
@@ -253,9 +278,9 @@ def _known(path: KeyPath) -> list[str] | None:
     """Keys the schema allows at ``path``; None under a step's params (any name)."""
     from datareplay.config_schema import known_keys
 
-    if len(path) == 3 and path[0] == "pipeline" and path[2] == "params":
+    if len(path) >= 3 and path[0] == "pipeline" and path[2] == "params":
         return None
-    if path == ("vars",):
+    if path[:1] == ("vars",):
         return None
     return known_keys(path)
 

@@ -48,6 +48,7 @@ class DataSourceConfig(_Strict):
     read_only: StrictBool = False
     trusted: StrictBool = False
     description: StrictStr = ""
+    checks: list[dict[StrictStr, Any]] = Field(default_factory=list)
 
     @field_validator("format")
     @classmethod
@@ -109,18 +110,28 @@ def _check_format(value: str) -> str:
 
 
 def known_keys(path: tuple[str | int, ...]) -> list[str]:
-    """Field names allowed at ``path`` of the merged config (for "did you mean")."""
+    """Field names allowed at ``path`` of the merged config (for "did you mean").
+
+    Under a mapping of names (``data_sources``) or a list (``pipeline``) the next key is
+    free, so nothing is known there.
+    """
     model: type[BaseModel] | None = Settings
+    free = False  # the next part is a name or an index, not a field
     for part in path:
-        if model is None or isinstance(part, int):
+        if free:
+            free = False
             continue
+        if model is None:
+            return []
         field = model.model_fields.get(str(part))
         if field is None:
-            # a key of a dict-valued field, e.g. a data-source name
-            continue
+            return []
         annotation = field.annotation
+        free = getattr(annotation, "__origin__", None) in (dict, list)
         model = _model_of(annotation)
-    return list(model.model_fields) if model is not None else []
+    if free or model is None:
+        return []
+    return list(model.model_fields)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

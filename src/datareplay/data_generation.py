@@ -2,7 +2,9 @@
 
 ``generate(root, *, rows, seed) -> list[Path]`` must clean and rewrite the project's raw
 recordings deterministically. The engine calls it for ``generate-data`` and, when a case's
-raw inputs under ``data.raw_root`` are missing, before running the pipeline.
+raw inputs under ``data.raw_root`` are missing, before running the pipeline. Extra keyword
+options (``faults=True``: also write the recording with injected faults) are passed only
+when the generator accepts them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ against one small interface::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +23,9 @@ from typing import Any
 from datareplay.atomic import atomic_target
 from datareplay.errors import DataAccessError, PersistenceError, describe_exception
 from datareplay.formats import Format, describe, memory_bytes
+
+log = logging.getLogger("datareplay.quality")
+QUALITY_RESULTS = "quality_results"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class DataSource:
     read_only: bool = False
     description: str = ""
     trusted: bool = True
+    checks: tuple[Any, ...] = ()  # quality CheckSpecs, evaluated on every write
 
     @property
     def persisted(self) -> bool:
@@ -68,13 +73,23 @@ class _Store:
     touched: set[str] = field(default_factory=set)
     released: set[str] = field(default_factory=set)
     producers: dict[str, str] = field(default_factory=dict)
+    quality: list[Any] = field(default_factory=list)  # CheckResults of this run
+    quality_path: Path | None = None
 
 
 class DataHub:
     """Datasets by name, with lazy loading, an in-memory cache and atomic persistence."""
 
-    def __init__(self, sources: Mapping[str, DataSource], *, project_root: Path) -> None:
-        self._store = _Store(sources=dict(sources), project_root=project_root)
+    def __init__(
+        self,
+        sources: Mapping[str, DataSource],
+        *,
+        project_root: Path,
+        quality_path: Path | None = None,
+    ) -> None:
+        self._store = _Store(
+            sources=dict(sources), project_root=project_root, quality_path=quality_path
+        )
         self._reads: Mapping[str, str] | None = None
         self._writes: Mapping[str, str] | None = None
         self._step = ""
@@ -153,6 +168,8 @@ class DataHub:
         store.cache[source.name] = value
         store.touched.add(source.name)
         store.released.discard(source.name)
+        if source.checks:
+            self._check(source, value)
 
     def __contains__(self, port: object) -> bool:
         if not isinstance(port, str):
@@ -228,6 +245,62 @@ class DataHub:
                 SourceSummary(name, status, kind, size, source.path, source.format.name)
             )
         return rows
+
+    # -- data quality ------------------------------------------------------------------
+
+    @property
+    def quality(self) -> list[Any]:
+        """The CheckResults recorded in this run, in order."""
+        return list(self._store.quality)
+
+    def record_quality(self, results: list[Any]) -> None:
+        """Add check results to the run's quality-results dataset (persisted at once)."""
+        from datareplay.quality.evaluate import results_frame
+
+        store = self._store
+        store.quality.extend(results)
+        for result in results:
+            level = logging.INFO if result.passed else logging.WARNING
+            log.log(level, "quality %s", result.line())
+        target = store.sources.get(QUALITY_RESULTS)
+        if target is None and store.quality_path is not None:
+            from datareplay.formats import FORMATS
+
+            target = DataSource(
+                QUALITY_RESULTS,
+                FORMATS["parquet"],
+                store.quality_path,
+                description="Every data-quality check result of the latest run.",
+            )
+            store.sources[QUALITY_RESULTS] = target
+        if target is None:
+            return
+        frame = results_frame(store.quality)
+        if target.persisted:
+            self._save(target, frame)
+        store.cache[QUALITY_RESULTS] = frame
+        store.touched.add(QUALITY_RESULTS)
+
+    def _check(self, source: DataSource, value: Any) -> None:
+        """Evaluate a source's declared checks on a value just written to it."""
+        from datareplay.errors import QualityError
+        from datareplay.quality.evaluate import evaluate
+
+        results = [
+            evaluate(spec, value, source=source.name, lookup=self._unrestricted, step=self._step)
+            for spec in source.checks
+        ]
+        self.record_quality(results)
+        failed = [r.line() for r in results if r.blocking]
+        if failed:
+            raise QualityError("\n".join(failed))
+
+    def _unrestricted(self, name: str) -> Any:
+        store = self._store
+        if name not in store.cache:
+            store.cache[name] = self._load(store.sources[name])
+            store.touched.add(name)
+        return store.cache[name]
 
     # -- persistence -------------------------------------------------------------------
 

@@ -14,7 +14,8 @@
     └── RunError                    exit 1: something failed while running
         ├── StepFailed              a plugin raised; carries step, plugin, case and run id
         ├── DataAccessError         a plugin touched a dataset it did not declare
-        └── PersistenceError        a dataset could not be read or written
+        ├── PersistenceError        a dataset could not be read or written
+        └── QualityError            a data-quality check of severity error failed
 
 Messages are one line: what is wrong, where it came from and what to do about it.
 """
@@ -85,6 +86,10 @@ class DataAccessError(RunError):
 
 class PersistenceError(RunError):
     """A dataset could not be written to or read from disk."""
+
+
+class QualityError(RunError):
+    """Data failed a check of severity error; the data stays on disk for inspection."""
 
 
 class StepFailed(RunError):

@@ -78,10 +78,9 @@ class _Resolver:
                                 "and cannot be part of a text")
             return str(resolved)
 
-        result = _REF.sub(substitute, protected)
-        if "${" in result:
+        if "${" in _REF.sub("", protected):
             raise self.fail(path, f"unclosed or empty reference in {text!r}")
-        return result.replace(_ESCAPED, "${")
+        return _REF.sub(substitute, protected).replace(_ESCAPED, "${")
 
     def reference(self, name: str, path: KeyPath) -> Any:
         if name.startswith("env:"):

@@ -40,6 +40,9 @@ class MergedConfig:
             for key, value in over.items():
                 self.key_origins[(*path, key)] = doc.where((*path, key))
                 merged[key] = self._merge(base.get(key), value, (*path, key), doc)
+            if not merged and path:  # an empty mapping is a leaf: this layer wrote it last
+                self._forget(path)
+                self.origins[path] = doc.where(path)
             return merged
         self._forget(path)
         self._record(over, path, doc.where)
@@ -115,7 +118,7 @@ def _scalar(value: Any) -> str:
     import yaml
 
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
-    return text.removesuffix("\n...\n").strip()
+    return text.removesuffix("\n").removesuffix("\n...")
 
 
 def _emit(

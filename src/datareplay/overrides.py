@@ -10,6 +10,7 @@ is an error with the closest keys suggested, unless the path starts with ``+``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +105,7 @@ def _longest_key(node: dict[str, Any], segments: list[str], start: int) -> tuple
 
 
 def _list_index(items: list[Any], segment: str, path: KeyPath, key: str, origin: str) -> int:
-    if segment.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", segment):
         index = int(segment)
         if not -len(items) <= index < len(items):
             raise ConfigError(

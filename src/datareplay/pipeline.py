@@ -130,8 +130,6 @@ def build_plan(
                 "give one of them a distinct name:"
             )
         seen[name] = index
-        reads = _ports(spec.inputs, plugin.inputs, "input", label, plugin, sources)
-        writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
         try:
             params = plugin.resolve_params(
                 spec.params,
@@ -141,6 +139,11 @@ def build_plan(
         except ConfigError as exc:  # keep going: every param problem is reported at once
             param_problems.append(str(exc))
             params = {}
+            inputs: Mapping[str, str] = plugin.inputs
+        else:
+            inputs = plugin.input_ports(params)
+        reads = _ports(spec.inputs, inputs, "input", label, plugin, sources)
+        writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
         steps.append(Step(index, name, plugin, params, reads, writes, label))
     if param_problems:
         raise ConfigError("\n".join(param_problems))

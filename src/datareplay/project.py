@@ -26,7 +26,12 @@ class Project:
     @classmethod
     def find(cls, start: Path | None = None) -> Project:
         """The project containing ``start`` (default: the current folder), searching upward."""
-        here = (start or Path.cwd()).resolve()
+        try:
+            here = (start or Path.cwd()).resolve()
+        except FileNotFoundError:
+            raise UsageError(
+                "the current folder no longer exists; cd into a project or pass --project DIR"
+            ) from None
         for folder in (here, *here.parents):
             if (folder / "config").is_dir() and (folder / "cases").is_dir():
                 return cls(folder)

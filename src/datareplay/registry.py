@@ -18,9 +18,9 @@ the cases that use it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
+import re
 import sys
 import types
 from collections.abc import Iterable, Iterator
@@ -115,8 +115,7 @@ class PluginRegistry:
 
     def _scan_folder(self, folder: Path) -> Iterator[PluginInfo]:
         folder = folder.resolve()
-        digest = hashlib.sha1(str(folder).encode(), usedforsecurity=False).hexdigest()[:12]
-        package = f"datareplay_plugins_{digest}"
+        package = "datareplay_plugins_" + re.sub(r"\W", "_", folder.name)
         for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             del sys.modules[name]  # a fresh import: files may have changed since
         root = types.ModuleType(package)

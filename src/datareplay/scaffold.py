@@ -33,9 +33,14 @@ def init_project(target: Path) -> list[Path]:
     try:
         written = _copy(files("datareplay") / "scaffold", staging)
         if target.exists():
-            target.rmdir()  # empty: checked above
-        os.replace(staging, target)
-        fsync_dir(target.parent)
+            # an existing empty folder (perhaps the current one) is filled in place
+            for item in sorted(staging.iterdir()):
+                os.replace(item, target / item.name)
+            staging.rmdir()
+            fsync_dir(target)
+        else:
+            os.replace(staging, target)
+            fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -88,7 +88,8 @@ class Session:
             overrides=options.overrides,
         )
         sources = self.config.data_sources(config)
-        hub = DataHub(sources, project_root=self.project.root)
+        quality_path = self.config.case_data_folder(config) / "quality_results.parquet"
+        hub = DataHub(sources, project_root=self.project.root, quality_path=quality_path)
         plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
         hub.producers.update({source: step.name for source, step in plan.producers.items()})
         return OpenCase(config, hub, plan)
@@ -111,7 +112,8 @@ class Session:
             "raw data missing (%s); generating it first with scripts/generation.py",
             self.project.relative(missing[0]),
         )
-        return generate_data(self.project)
+        # every recording the generator can write, so any case's raw inputs appear
+        return generate_data(self.project, faults=True)
 
     def validate(self, case: str, options: CaseOptions = NO_OPTIONS) -> OpenCase:
         """Check config, plugins, params, the data flow and the raw inputs; run nothing."""

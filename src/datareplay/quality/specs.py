@@ -1,0 +1,236 @@
+"""What a data-quality check is: its name, parameters and severity, checked at load time.
+
+A check is written in YAML as a mapping with a ``check`` key and its parameters::
+
+    - check: range
+      column: speed_mps
+      min: 0
+      max: 70
+      severity: error        # error (default) stops the run; warn logs and goes on
+      tolerance: 0.0         # share of rows (0..1) allowed to fail before it counts
+
+Every check's parameters are validated when the configuration is loaded, so a typo in a
+check fails in a second with the file and key named, never in the middle of a replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from datareplay.errors import ConfigError, did_you_mean
+
+
+class _Check(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: Literal["error", "warn"] = "error"
+    tolerance: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class _Columns(_Check):
+    columns: list[str] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_column(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "column" in data and "columns" not in data:
+            data = {**data, "columns": [data["column"]]}
+            del data["column"]
+        return data
+
+
+class SchemaCheck(_Check):
+    columns: dict[str, str | None] = Field(min_length=1)
+    strict: bool = False
+
+
+class NotNullCheck(_Columns):
+    pass
+
+
+class UniqueCheck(_Columns):
+    pass
+
+
+class RangeCheck(_Check):
+    column: str
+    min: float | None = None
+    max: float | None = None
+    min_inclusive: bool = True
+    max_inclusive: bool = True
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RangeCheck:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class AllowedValuesCheck(_Check):
+    column: str
+    values: list[Any] = Field(min_length=1)
+
+
+class RegexCheck(_Check):
+    column: str
+    pattern: str
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RegexCheck:
+        import re
+
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {self.pattern!r} is not a valid regex: {exc}") from None
+        return self
+
+
+class RowCountCheck(_Check):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class MonotonicCheck(_Check):
+    column: str
+    strict: bool = True
+    max_gap: float | None = Field(None, gt=0)
+
+
+class StuckCheck(_Check):
+    column: str
+    max_repeats: int = Field(ge=1)
+
+
+class ReferentialCheck(_Check):
+    column: str
+    reference: str
+    reference_column: str | None = None
+
+
+class DriftCheck(_Check):
+    column: str
+    reference: str
+    reference_column: str | None = None
+    method: Literal["psi", "ks"] = "psi"
+    threshold: float | None = Field(None, gt=0)
+    bins: int = Field(10, ge=2, le=1000)
+
+    @property
+    def limit(self) -> float:
+        """PSI above 0.2 or a KS statistic above 0.1 is commonly read as a real shift."""
+        if self.threshold is not None:
+            return self.threshold
+        return 0.2 if self.method == "psi" else 0.1
+
+
+MODELS: dict[str, type[_Check]] = {
+    "schema": SchemaCheck,
+    "not_null": NotNullCheck,
+    "unique": UniqueCheck,
+    "range": RangeCheck,
+    "allowed_values": AllowedValuesCheck,
+    "regex": RegexCheck,
+    "row_count": RowCountCheck,
+    "monotonic": MonotonicCheck,
+    "stuck": StuckCheck,
+    "referential": ReferentialCheck,
+    "drift": DriftCheck,
+}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One validated check: its name, its parameters and where it was written."""
+
+    name: str
+    params: Any
+    where: str
+
+    @property
+    def severity(self) -> str:
+        return str(self.params.severity)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Other data sources this check reads (referential integrity, drift)."""
+        reference = getattr(self.params, "reference", None)
+        return (reference,) if reference else ()
+
+    def describe(self) -> str:
+        """Short text such as ``range(speed_mps)``."""
+        params = self.params
+        columns = getattr(params, "columns", None)
+        column = getattr(params, "column", None)
+        if isinstance(columns, list):
+            return f"{self.name}({', '.join(columns)})"
+        if isinstance(columns, dict):
+            return f"{self.name}({', '.join(columns)})"
+        return f"{self.name}({column})" if column else self.name
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, **self.params.model_dump(mode="json")}
+
+
+def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
+    """Validate a list of check mappings; errors name ``where`` and the check index."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: checks must be a list of mappings, got {type(raw).__name__}")
+    specs = []
+    for index, item in enumerate(raw):
+        label = f"{where}[{index}]"
+        if not isinstance(item, dict) or "check" not in item:
+            raise ConfigError(
+                f"{label}: a check is a mapping with a 'check' key, e.g. "
+                "{check: not_null, column: speed_mps}"
+            )
+        name = item["check"]
+        model = MODELS.get(name) if isinstance(name, str) else None
+        if model is None:
+            raise ConfigError(
+                f"{label}: unknown check {name!r}{did_you_mean(str(name), MODELS)} "
+                f"(checks: {', '.join(MODELS)})"
+            )
+        params = {k: v for k, v in item.items() if k != "check"}
+        try:
+            specs.append(CheckSpec(name, model.model_validate(params), label))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(p) for p in error["loc"]) or name
+            if error["type"] == "extra_forbidden":
+                allowed = [f for f in model.model_fields if f != "columns"] + (
+                    ["column"] if issubclass(model, _Columns) else []
+                )
+                bad = str(error["loc"][-1])
+                raise ConfigError(
+                    f"{label}: check '{name}' has no parameter '{bad}'"
+                    f"{did_you_mean(bad, allowed) or ' (parameters: ' + ', '.join(allowed) + ')'}"
+                ) from None
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{label}: check '{name}': {key}: {message}") from None
+    return tuple(specs)
+
+
+def checks_by_source(
+    raw: Any, *, where: str, known_sources: Sequence[str]
+) -> dict[str, tuple[CheckSpec, ...]]:
+    """A mapping of source name to check list (a QualityGate's ``checks`` param)."""
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            f"{where}: checks must map data-source names to lists of checks, e.g. "
+            "{aligned: [{check: not_null, column: speed_mps}]}"
+        )
+    result = {}
+    for source, items in raw.items():
+        if known_sources and source not in known_sources:
+            raise ConfigError(
+                f"{where}: no data source '{source}'{did_you_mean(source, known_sources)}"
+            )
+        result[source] = parse_checks(items, where=f"{where}.{source}")
+    return result
