@@ -3,6 +3,7 @@ alternating repetitions and timed subprocesses."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -122,18 +123,27 @@ def difference(a: Sequence[float], b: Sequence[float]) -> Stat:
     return pairwise(a, b, lambda x, y: x - y)
 
 
-def alternate(variants: Mapping[str, Callable[[], T]], reps: int) -> dict[str, list[T]]:
+def alternate(
+    variants: Mapping[str, Callable[[], T]],
+    reps: int,
+    *,
+    settle: Callable[[], object] | None = None,
+) -> dict[str, list[T]]:
     """Run every variant once per repetition, rotating the order between repetitions.
 
     Rotation puts each variant first, second, ... equally often, so drift (thermal,
     page cache, other load) hits all variants alike; sample ``i`` of every variant comes
     from repetition ``i``, so per-repetition ratios compare neighbours in time.
+    ``settle`` runs, untimed, before every variant (e.g. ``os.sync``, so that no variant
+    pays for the write-back of data another one left dirty).
     """
     names = list(variants)
     results: dict[str, list[T]] = {name: [] for name in names}
     for rep in range(reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
+            if settle is not None:
+                settle()
             results[name].append(variants[name]())
     return results
 
@@ -246,6 +256,19 @@ def run_timed(
         tail = err_path.read_text(errors="replace")[-2000:]
         raise BenchError(f"{' '.join(map(str, cmd))} exited with {proc.returncode}:\n{tail}")
     return ProcResult(seconds, usage.ru_maxrss * 1024, out_path.read_text(errors="replace"))
+
+
+def run_launched(
+    cmd: Sequence[str | Path], *, cwd: Path, log: Path, env: Mapping[str, str] | None = None
+) -> ProcResult:
+    """Like ``run_timed``, but through ``launch.py``, a small parent that keeps the child's
+    peak RSS free of this (large) process's own high-water mark; the wall time is taken
+    by the launcher around the child alone."""
+    result = log.with_suffix(log.suffix + ".json")
+    launcher = [PYTHON, BENCH_DIR / "launch.py", result, "--", *cmd]
+    outer = run_timed(launcher, cwd=cwd, log=log, env=env)
+    measured = json.loads(result.read_text(encoding="utf-8"))
+    return ProcResult(measured["seconds"], measured["max_rss_bytes"], outer.stdout)
 
 
 def run_quiet(cmd: Sequence[str | Path], *, cwd: Path, timeout: float = 600) -> str:

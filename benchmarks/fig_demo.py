@@ -1,20 +1,31 @@
 """Figures 2 and 5, engine overhead and memory, from the same runs of the demo.
 
-Three programs run alternately as fresh processes on the same raw data: the engine
-(``python run.py pipeline --case demo``), the plain script (``plain_demo.py``: same
-plugins, same reads and writes, no framework) and the plain script with the engine's
-fsyncs. Each child's own peak RSS comes from ``os.wait4``. The sizes of the datasets are
-measured afterwards by loading every persisted dataset of the run.
+Four programs run alternately as fresh processes on the same raw data:
+
+* ``demo``: ``python run.py pipeline --case demo``, the demo case as shipped;
+* ``engine``: ``python run.py pipeline --case bench_plain``, a case the benchmark derives
+  from the demo: the steps that run the project's own plugins (``modules/``), every data
+  source's format and path spelled out, no data-quality checks;
+* ``plain``: ``plain_demo.py`` running that same derived case with no framework;
+* ``plain+fsync``: the same with the engine's fsyncs.
+
+engine ÷ plain is the framework's cost; demo ÷ engine is what the data-quality steps
+and checks of the shipped demo add. Each child's own peak RSS comes from ``os.wait4`` in
+a small launcher. The sizes of the datasets are measured afterwards by loading every
+persisted dataset of the demo.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from benchlib import (
     BENCH_DIR,
     PYTHON,
@@ -27,7 +38,7 @@ from benchlib import (
     difference,
     megabytes,
     ratio,
-    run_timed,
+    run_launched,
     say,
     verdict,
 )
@@ -35,6 +46,84 @@ from benchlib import (
 OVERHEAD_TARGET = 1.05
 MEMORY_TARGET = 1.5
 FLOOR_IMPORTS = "import numpy, pandas, pyarrow, pyarrow.parquet, pyarrow.feather"
+PLAIN_CASE = "bench_plain"
+SUFFIXES = {
+    ".parquet": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".csv": "csv",
+    ".json": "json",
+    ".pkl": "pickle",
+}
+ALIASES = {"arrow": "feather", "ipc": "feather", "pkl": "pickle"}
+
+
+# -- the derived case ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivedCase:
+    """The demo reduced to the project's own plugins, for the engine-vs-plain runs."""
+
+    file: Path
+    kept: list[str]
+    dropped: list[str]
+    checks_removed: int
+
+
+def _project_plugins(modules: Path) -> set[str]:
+    """Class names defined at the top level of the project's plugin modules."""
+    names: set[str] = set()
+    for path in modules.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names |= {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    return names
+
+
+def _default_format(project: Path, demo: dict[str, Any]) -> str:
+    config = yaml.safe_load((project / "config" / "global.yaml").read_text()) or {}
+    fmt = (config.get("data") or {}).get("default_format") or "parquet"
+    return str((demo.get("data") or {}).get("default_format") or fmt)
+
+
+def derive_plain_case(project: Path) -> DerivedCase:
+    """Write ``cases/bench_plain/case.yaml`` from the demo case (see the module doc)."""
+    demo = yaml.safe_load((project / "cases" / "demo" / "case.yaml").read_text())
+    own = _project_plugins(project / "modules")
+    default = _default_format(project, demo)
+    sources: dict[str, Any] = {}
+    removed = 0
+    for name, spec in (demo.get("data_sources") or {}).items():
+        spec = dict(spec or {})
+        removed += len(spec.pop("checks", None) or [])
+        fmt = spec.get("format") or SUFFIXES.get(Path(spec.get("path", "")).suffix) or default
+        spec["format"] = ALIASES.get(fmt, fmt)
+        sources[name] = spec
+    steps = demo["pipeline"]
+    derived = {
+        **{k: v for k, v in demo.items() if k not in ("data_sources", "pipeline")},
+        "description": "The demo's own-plugin steps, for the engine-overhead benchmark.",
+        "data_sources": sources,
+        "pipeline": [step for step in steps if step["plugin"] in own],
+    }
+    folder = project / "cases" / PLAIN_CASE
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "case.yaml"
+    target.write_text(yaml.safe_dump(derived, sort_keys=False), encoding="utf-8")
+    return DerivedCase(
+        target,
+        [_label(s) for s in steps if s["plugin"] in own],
+        [_label(s) for s in steps if s["plugin"] not in own],
+        removed,
+    )
+
+
+def _label(step: dict[str, Any]) -> str:
+    name = step.get("name")
+    return f"{name} ({step['plugin']})" if name and name != step["plugin"] else step["plugin"]
+
+
+# -- the runs --------------------------------------------------------------------------
 
 
 @dataclass
@@ -43,6 +132,7 @@ class DemoRuns:
 
     results: dict[str, list[ProcResult]]
     rows: int
+    case: DerivedCase
     same_outputs: str
 
     def seconds(self, name: str) -> list[float]:
@@ -51,21 +141,23 @@ class DemoRuns:
     def rss_mb(self, name: str) -> list[float]:
         return [r.max_rss_bytes / 1e6 for r in self.results[name]]
 
-    def runner_seconds(self) -> list[float]:
+    def runner_seconds(self, name: str) -> list[float]:
         """The engine's own "finished: N steps in X s" (the runner loop) per run."""
         found = []
-        for result in self.results["engine"]:
+        for result in self.results[name]:
             match = re.search(r"finished: \d+ steps in ([0-9.]+) s", result.stdout)
             if match is None:
-                raise ValueError("the engine's output has no 'finished ... in X s' line")
+                raise ValueError("the engine's output has no 'finished: N steps in X s' line")
             found.append(float(match.group(1)))
         return found
 
 
-def _commands(project: Path, work: Path) -> dict[str, list[str | Path]]:
-    plain = [PYTHON, BENCH_DIR / "plain_demo.py", "--project", project]
+def _commands(project: Path, work: Path, case: DerivedCase) -> dict[str, list[str | Path]]:
+    plain = [PYTHON, BENCH_DIR / "plain_demo.py", "--project", project, "--case-file", case.file]
+    pipeline = [PYTHON, project / "run.py", "pipeline", "--case"]
     return {
-        "engine": [PYTHON, project / "run.py", "pipeline", "--case", "demo"],
+        "demo": [*pipeline, "demo"],
+        "engine": [*pipeline, PLAIN_CASE],
         "plain": [*plain, "--out", work / "plain-out"],
         "plain+fsync": [*plain, "--out", work / "plain-fsync-out", "--fsync"],
     }
@@ -75,44 +167,56 @@ def run_demo(scale: Scale, project: Path, work: Path) -> DemoRuns:
     """One warm-up run of each variant, then ``scale.demo_reps`` alternated rounds."""
     logs = work / "demo-logs"
     logs.mkdir()
-    commands = _commands(project, work)
+    case = derive_plain_case(project)
+    commands = _commands(project, work, case)
 
     def variant(name: str) -> Callable[[], ProcResult]:
         slug = name.replace("+", "-")
-        return lambda: run_timed(commands[name], cwd=project, log=logs / f"{slug}.out")
+        return lambda: run_launched(commands[name], cwd=project, log=logs / f"{slug}.out")
 
     variants = {name: variant(name) for name in commands}
-    say(f"demo at {scale.demo_rows:,} rows: warm-up run of each variant")
-    alternate(variants, 1)
-    same = _compare_outputs(project / "cases" / "demo" / "data", work / "plain-out")
-    say(f"demo: {scale.demo_reps} alternated rounds of {', '.join(commands)}")
-    return DemoRuns(alternate(variants, scale.demo_reps), scale.demo_rows, same)
+    say(f"demo at {scale.demo_rows:,} rows: warm-up run of {', '.join(commands)}")
+    alternate(variants, 1, settle=os.sync)
+    same = _compare_outputs(project / "cases" / PLAIN_CASE / "data", work / "plain-out")
+    say(f"demo: {scale.demo_reps} alternated rounds")
+    results = alternate(variants, scale.demo_reps, settle=os.sync)
+    return DemoRuns(results, scale.demo_rows, case, same)
 
 
 def _compare_outputs(engine: Path, plain: Path) -> str:
     """Proof that the baseline does the same work: its outputs equal the engine's."""
-    names = sorted(p.name for p in engine.iterdir() if p.is_file() and not p.name.startswith("."))
-    differ = [n for n in names if (engine / n).read_bytes() != (plain / n).read_bytes()]
-    if differ:
-        return f"WARNING: the plain script's outputs differ from the engine's: {', '.join(differ)}"
+    names = sorted(p.name for p in plain.iterdir() if p.is_file())
+    differ = [
+        n
+        for n in names
+        if not (engine / n).is_file() or (engine / n).read_bytes() != (plain / n).read_bytes()
+    ]
+    if differ or not names:
+        return f"WARNING: the plain script's outputs differ from the engine's: {differ}"
     return f"the plain script's {len(names)} output files are byte-identical to the engine's"
 
 
 def overhead_figure(runs: DemoRuns) -> Figure:
-    engine, plain, durable = (runs.seconds(n) for n in ("engine", "plain", "plain+fsync"))
+    demo, engine, plain, durable = (
+        runs.seconds(n) for n in ("demo", "engine", "plain", "plain+fsync")
+    )
     overhead = ratio(engine, plain)
     figure = Figure(
         "Engine overhead",
-        f"The demo pipeline at {runs.rows:,} wheel-speed rows, each variant a fresh process "
-        "timed from the parent (interpreter start and imports included): "
-        "`python run.py pipeline --case demo` vs `python benchmarks/plain_demo.py` (the "
-        "same plugin classes called on a dict, the same pyarrow/pandas reads and writes, "
-        "no config, plan, checks, atomic rename or fsync) vs the plain script with the "
-        "engine's fsync of every file and folder. Ratios are per round.",
+        f"The demo at {runs.rows:,} wheel-speed rows, each run a fresh process timed from "
+        "a small launcher (interpreter start and imports included), four variants "
+        "alternating: the shipped demo (`run.py pipeline --case demo`); the engine on "
+        f"`{PLAIN_CASE}`, derived from the demo (its steps with the project's own plugins, "
+        "every format and path spelled out, no data-quality checks); "
+        "`benchmarks/plain_demo.py` running that derived case with no framework (the same "
+        "plugin classes on dicts, the same pyarrow/pandas reads and writes; no config "
+        "validation, plan, checks, atomic rename or fsync); and the plain script with the "
+        "engine's fsync of every file and folder. Ratios are per round; `os.sync()` runs "
+        "(untimed) before every run, so no run pays for write-back another one left.",
     )
-    outside = difference(engine, runs.runner_seconds())
     figure.rows += [
-        Row("engine: `run.py pipeline --case demo`", Stat.of(engine), "s"),
+        Row("shipped demo: `run.py pipeline --case demo`", Stat.of(demo), "s"),
+        Row(f"engine: `run.py pipeline --case {PLAIN_CASE}`", Stat.of(engine), "s"),
         Row("plain script", Stat.of(plain), "s"),
         Row("plain script + fsync", Stat.of(durable), "s"),
         Row(
@@ -121,7 +225,7 @@ def overhead_figure(runs: DemoRuns) -> Figure:
             "×",
             f"≤ {OVERHEAD_TARGET}×",
             verdict(overhead.median <= OVERHEAD_TARGET),
-            "the issue's figure",
+            "the issue's figure: same plugins, same files",
             headline=True,
         ),
         Row(
@@ -134,12 +238,24 @@ def overhead_figure(runs: DemoRuns) -> Figure:
         Row("cost of the fsyncs (plain + fsync − plain)", difference(durable, plain), "s"),
         Row(
             "engine outside its runner loop",
-            outside,
+            difference(engine, runs.runner_seconds("engine")),
             "s",
-            notes="start-up, imports, config, plan, checks, summary table",
+            notes="interpreter, imports, config, plan, checks, summary table",
+        ),
+        Row(
+            "shipped demo ÷ engine on the derived case",
+            ratio(demo, engine),
+            "×",
+            notes="what the demo's data-quality steps and checks add",
         ),
     ]
-    figure.notes.append(f"{len(engine)} rounds after one warm-up round; {runs.same_outputs}.")
+    case = runs.case
+    figure.notes += [
+        f"{len(engine)} rounds after one warm-up round; {runs.same_outputs}.",
+        f"`{PLAIN_CASE}` keeps {', '.join(case.kept)}; it leaves out "
+        f"{', '.join(case.dropped) or 'nothing'} (built-in plugins, which need the engine's "
+        f"hub) and {case.checks_removed} check(s) declared on data sources.",
+    ]
     return figure
 
 
@@ -159,6 +275,14 @@ class Peak:
         return self.pair[0][1] + self.pair[1][1]
 
 
+def _deep_size(value: Any) -> int:
+    if hasattr(value, "memory_usage"):
+        return int(value.memory_usage(index=True, deep=True).sum())
+    import pickle
+
+    return len(pickle.dumps(value))  # a stand-in for JSON values; tiny in the demo
+
+
 def dataset_sizes(project: Path) -> tuple[dict[str, int], list[Any]]:
     """Deep in-memory size of every dataset of the demo, loaded from its file, and the
     plan's steps (for which datasets are alive together)."""
@@ -169,18 +293,9 @@ def dataset_sizes(project: Path) -> tuple[dict[str, int], list[Any]]:
     sizes: dict[str, int] = {}
     for name in opened.hub.sources:
         if opened.hub.available(name):
-            value = opened.hub[name]
-            sizes[name] = _deep_size(value)
+            sizes[name] = _deep_size(opened.hub[name])
             opened.hub.release(name)
     return sizes, list(opened.plan.steps)
-
-
-def _deep_size(value: Any) -> int:
-    if hasattr(value, "memory_usage"):
-        return int(value.memory_usage(index=True, deep=True).sum())
-    import pickle
-
-    return len(pickle.dumps(value))  # a stand-in for JSON values; tiny in the demo
 
 
 def peak_pair(sizes: dict[str, int], steps: list[Any]) -> Peak:
@@ -196,8 +311,8 @@ def peak_pair(sizes: dict[str, int], steps: list[Any]) -> Peak:
     for position, step in enumerate(steps):
         alive |= {*step.reads.values(), *step.writes.values()}
         ranked = sorted(((n, sizes.get(n, 0)) for n in alive), key=lambda item: -item[1])
-        ranked += [("none", 0)] * (2 - len(ranked))
-        candidate = Peak(step.name, (ranked[0], ranked[1]), dict(ranked))
+        pair = [*ranked, ("none", 0), ("none", 0)][:2]
+        candidate = Peak(step.name, (pair[0], pair[1]), dict(ranked))
         if best is None or candidate.two_largest > best.two_largest:
             best = candidate
         if position < len(steps) - 1:
@@ -208,50 +323,43 @@ def peak_pair(sizes: dict[str, int], steps: list[Any]) -> Peak:
 
 def library_floor(work: Path) -> ProcResult:
     """Peak RSS of an interpreter that only imports the data libraries."""
-    return run_timed([PYTHON, "-c", FLOOR_IMPORTS], cwd=work, log=work / "floor.out")
+    return run_launched([PYTHON, "-c", FLOOR_IMPORTS], cwd=work, log=work / "floor.out")
 
 
 def memory_figure(runs: DemoRuns, project: Path, work: Path) -> Figure:
-    say("memory: loading every dataset of the run to measure its size")
+    say("memory: loading every dataset of the demo to measure its size")
     sizes, steps = dataset_sizes(project)
     peak = peak_pair(sizes, steps)
     floor_mb = library_floor(work).max_rss_bytes / 1e6
     pair_mb = peak.two_largest / 1e6
-    engine_rss, plain_rss = runs.rss_mb("engine"), runs.rss_mb("plain")
-    engine_ratio = Stat.of(v / pair_mb for v in engine_rss)
+    demo_rss = runs.rss_mb("demo")
+    demo_ratio = Stat.of(v / pair_mb for v in demo_rss)
     (a, a_size), (b, b_size) = peak.pair
     figure = Figure(
         "Memory",
-        f"Peak RSS of the demo at {runs.rows:,} rows (the engine-overhead runs; each child's "
-        "own maximum from `os.wait4`) vs the deep in-memory size "
+        f"Peak RSS of the shipped demo at {runs.rows:,} rows (from the engine-overhead runs: "
+        "each child's own maximum from `os.wait4` in a small launcher, since Linux carries "
+        "a parent's high-water mark into its children) vs the deep in-memory size "
         "(`DataFrame.memory_usage(deep=True)`) of the largest two datasets alive at the "
-        "same time, found by replaying the runner's release policy over the plan with "
-        "every dataset loaded back from its file.",
+        "same time, found by replaying the runner's release policy over the demo's plan "
+        "with every dataset loaded back from its file.",
     )
     figure.rows += [
-        Row("engine peak RSS", Stat.of(engine_rss), "MB"),
-        Row("plain script peak RSS", Stat.of(plain_rss), "MB"),
+        Row("shipped demo peak RSS", Stat.of(demo_rss), "MB"),
         Row(
             "largest two datasets alive at once",
             Stat.of([pair_mb]),
             "MB",
-            notes=f"step {peak.step}: {a} {megabytes(a_size)} + {b} {megabytes(b_size)}",
+            notes=f"during step {peak.step}: {a} {megabytes(a_size)} + {b} {megabytes(b_size)}",
         ),
         Row(
-            "engine peak RSS ÷ largest two",
-            engine_ratio,
+            "shipped demo peak RSS ÷ largest two",
+            demo_ratio,
             "×",
             f"≤ {MEMORY_TARGET}×",
-            verdict(engine_ratio.median <= MEMORY_TARGET),
+            verdict(demo_ratio.median <= MEMORY_TARGET),
             headline=True,
         ),
-        Row(
-            "plain script peak RSS ÷ largest two",
-            Stat.of(v / pair_mb for v in plain_rss),
-            "×",
-            notes="the same plugins without the framework",
-        ),
-        Row("engine ÷ plain script peak RSS", ratio(engine_rss, plain_rss), "×"),
         Row(
             "interpreter + numpy/pandas/pyarrow imported",
             Stat.of([floor_mb]),
@@ -259,17 +367,23 @@ def memory_figure(runs: DemoRuns, project: Path, work: Path) -> Figure:
             notes="the floor every variant pays",
         ),
         Row(
-            "(engine peak − floor) ÷ largest two",
-            Stat.of((v - floor_mb) / pair_mb for v in engine_rss),
+            "(demo peak − floor) ÷ largest two",
+            Stat.of((v - floor_mb) / pair_mb for v in demo_rss),
             "×",
+        ),
+        Row(f"engine on `{PLAIN_CASE}` peak RSS", Stat.of(runs.rss_mb("engine")), "MB"),
+        Row(f"plain script on `{PLAIN_CASE}` peak RSS", Stat.of(runs.rss_mb("plain")), "MB"),
+        Row(
+            "engine ÷ plain script peak RSS",
+            ratio(runs.rss_mb("engine"), runs.rss_mb("plain")),
+            "×",
+            notes="the same plugins and files, with and without the framework",
         ),
     ]
     alive = ", ".join(f"{n} {megabytes(s)}" for n, s in peak.alive.items())
-    total = sum(peak.alive.values())
+    by_size = sorted(sizes.items(), key=lambda item: -item[1])
     figure.notes += [
-        f"Alive during step {peak.step}: {alive} (together {megabytes(total)}).",
-        "Sizes of every dataset: "
-        + ", ".join(f"{n} {megabytes(s)}" for n, s in sorted(sizes.items(), key=lambda i: -i[1]))
-        + ".",
+        f"Alive during step {peak.step}: {alive} (together {megabytes(sum(peak.alive.values()))}).",
+        "Sizes of every dataset: " + ", ".join(f"{n} {megabytes(s)}" for n, s in by_size) + ".",
     ]
     return figure

@@ -153,10 +153,10 @@ def measure_format(fmt: str, frame: pd.DataFrame, folder: Path, reps: int) -> Fo
         "hub": _timer(lambda: _hub_load(fmt, hub_path, folder)),
         "raw": _timer(lambda: _raw_load(fmt, raw_path)),
     }
-    alternate(save, 1)  # warm-up, and the files the loads read
-    saves = alternate(save, reps)
-    alternate(load, 1)
-    loads = alternate(load, reps)
+    alternate(save, 1, settle=os.sync)  # warm-up, and the files the loads read
+    saves = alternate(save, reps, settle=os.sync)
+    alternate(load, 1, settle=os.sync)
+    loads = alternate(load, reps, settle=os.sync)
     _check_roundtrip(fmt, frame, hub_path, folder)
     return FormatResult(fmt, len(frame), frame_bytes(frame), hub_path.stat().st_size, saves, loads)
 
@@ -181,7 +181,7 @@ def disk_limit(nbytes: int, folder: Path, reps: int) -> Stat:
         _fsync(path)
 
     alternate({"disk": _timer(write)}, 1)
-    seconds = alternate({"disk": _timer(write)}, reps)["disk"]
+    seconds = alternate({"disk": _timer(write)}, reps, settle=os.sync)["disk"]
     path.unlink()
     return Stat.of(nbytes / s / 1e6 for s in seconds)
 
@@ -218,7 +218,10 @@ def measure(scale: Scale, work: Path) -> Figure:
         "compression='zstd')`, `feather.write_feather(df, compression='lz4')`, "
         "`df.to_csv`, `df.to_json(orient='table', indent=1)`, `pickle.dump`; and their "
         "readers) on the same data in the same folder. Ratio = DataHub throughput ÷ raw "
-        "throughput, per round (1.0 = no cost); throughput = in-memory bytes per second.",
+        "throughput, per round (1.0 = no cost); throughput = in-memory bytes per second. "
+        "`os.sync()` runs (untimed) before every operation, so none pays for write-back "
+        "another one left dirty; loads read from the page cache (the files were just "
+        "written).",
     )
     for result in results:
         figure.rows += _format_rows(result)

@@ -11,6 +11,7 @@ Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -95,6 +96,7 @@ class Bench:
         self.profiles: list[Profile] = []
         self.notes: list[str] = []
         self.failed = False
+        self.load_start = _load()
 
     def figure(self, title: str, build: Callable[[], list[Figure]]) -> None:
         """Measure one or more figures; a failure becomes a row instead of a crash."""
@@ -111,8 +113,10 @@ class Bench:
                     [Row("failed", None, "", verdict="error", notes=str(exc)[:500])],
                 )
             ]
+        load = os.getloadavg()[0]
         for figure in built:
             figure.seconds = (time.perf_counter() - started) / len(built)
+            figure.notes.append(f"Load average (1 min) when it finished: {load:.2f}.")
         self.figures += built
 
     def cli(self) -> list[Figure]:
@@ -197,7 +201,10 @@ class Bench:
         self.figures.sort(key=_figure_order)
         text = render(
             scale=self.scale,
-            machine=workspace.machine(self.work),
+            machine=[
+                *workspace.machine(self.work),
+                ("load average 1/5/15 min, start → end", f"{self.load_start} → {_load()}"),
+            ],
             figures=self.figures,
             profiles=self.profiles,
             command="python benchmarks/run.py" + (" --quick" if self.scale.quick else ""),
@@ -209,6 +216,10 @@ class Bench:
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
         return 1 if self.failed else 0
+
+
+def _load() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def _figure_order(figure: Figure) -> int:

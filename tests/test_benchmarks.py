@@ -22,7 +22,7 @@ ROWS = (
     "csv save: DataHub ÷ raw",
     "json load: DataHub ÷ raw",
     "pickle save: DataHub ÷ raw",
-    "engine peak RSS ÷ largest two",
+    "shipped demo peak RSS ÷ largest two",
 )
 
 

@@ -25,6 +25,8 @@ DEMO_SOURCES = [
     "features",
     "events",
     "report",
+    "profile",
+    "quality_results",
 ]
 
 
@@ -56,7 +58,7 @@ def test_pipeline_demo_runs_and_prints_the_hub_summary(project: Path) -> None:
     assert result.code == 0, result.err
     for name in DEMO_SOURCES:
         assert name in result.out
-    assert "step 6/6 ReportWriter" in result.err
+    assert "step 8/8 ReportWriter" in result.err
     data = project / "cases" / "demo" / "data"
     for name, ext in [("aligned", "parquet"), ("events", "csv"), ("report", "json")]:
         assert (data / f"{name}.{ext}").is_file()
@@ -68,7 +70,8 @@ def test_pipeline_demo_runs_and_prints_the_hub_summary(project: Path) -> None:
 def test_summary_reports_status_shape_size_and_path(project: Path, cli) -> None:
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 0, result.err
-    lines = {line.split()[0]: line for line in result.out.splitlines()[3:]}
+    table = result.out.split("\n\n")[0].splitlines()[3:]  # the hub summary, not quality
+    lines = {line.split()[0]: line for line in table}
     assert "in memory" in lines["report"] and "DataFrame" in lines["report"]
     assert "cases/demo/data/report.json" in lines["report"]
     # raw sources are read early and released once nothing later needs them
@@ -102,7 +105,12 @@ def test_plugin_runs_alone_from_raw_data(project: Path, cli) -> None:
     result = cli(project, "plugin", "InitialDataReader", "--case", "demo")
     assert result.code == 0, result.err
     data = project / "cases" / "demo" / "data"
-    assert sorted(p.name for p in data.iterdir()) == ["gps.feather", "imu.feather", "wheel.feather"]
+    assert sorted(p.name for p in data.iterdir()) == [
+        "gps.feather",
+        "imu.feather",
+        "quality_results.parquet",  # `wheel` has checks, evaluated when it is written
+        "wheel.feather",
+    ]
     # the next step now finds its inputs on disk
     assert cli(project, "plugin", "SignalAligner", "--case", "demo").code == 0
     assert (data / "aligned.parquet").is_file()
@@ -179,7 +187,7 @@ def test_failing_step_keeps_earlier_outputs_and_names_the_step(project: Path, cl
     )
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 1
-    assert "step 7 'Boom' of case 'demo' failed in run " in result.err
+    assert "step 9 'Boom' of case 'demo' failed in run " in result.err
     assert "ValueError: sensor table is empty" in result.err
     assert "Traceback" not in result.err
     after = {p.name: p.read_bytes() for p in data.iterdir()}

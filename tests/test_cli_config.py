@@ -24,7 +24,7 @@ def test_set_changes_the_output_and_is_logged(project: Path, cli) -> None:
     result = cli(project, "pipeline", "--case", "demo", "--set", f"{min_stop}=100000")
     assert result.code == 0, result.err
     assert (events(project)["kind"] == "stop").sum() == 0
-    assert f"override pipeline[4].params.min_stop_s = 100000 (--set {min_stop})" in result.err
+    assert f"override pipeline[6].params.min_stop_s = 100000 (--set {min_stop})" in result.err
     # the case file itself is untouched
     assert "hard_brake_mps2: 4.0" in (project / "cases" / "demo" / "case.yaml").read_text()
 
@@ -33,7 +33,7 @@ def test_set_by_index_is_the_same_as_by_step_name(project: Path, cli) -> None:
     by_name = cli(project, "config", "--case", "demo", "--json", "--set", f"{HARD_BRAKE}=2.5")
     by_index = cli(
         project, "config", "--case", "demo", "--json", "--set",
-        "pipeline.4.params.hard_brake_mps2=2.5",
+        "pipeline.6.params.hard_brake_mps2=2.5",
     )
     assert json.loads(by_name.out)["config"] == json.loads(by_index.out)["config"]
 
@@ -50,15 +50,15 @@ def test_config_prints_yaml_with_the_origin_of_every_value(project: Path, cli) -
     assert any(line.strip().startswith("rate_hz: 20.0  # cases/demo/case.yaml:") for line in lines)
     assert "vars: {}  # built-in default" in result.out
     loaded = yaml.safe_load(result.out)
-    assert loaded["pipeline"][4]["params"]["hard_brake_mps2"] == 3.5
+    assert loaded["pipeline"][6]["params"]["hard_brake_mps2"] == 3.5
 
 
 def test_config_json_is_for_tools(project: Path, cli) -> None:
     result = cli(project, "config", "--case", "demo", "--json", "--set", f"{HARD_BRAKE}=3.5")
     document = json.loads(result.out)
     assert set(document) == {"config", "origins"}
-    assert document["config"]["pipeline"][4]["params"]["hard_brake_mps2"] == 3.5
-    assert document["origins"]["pipeline[4].params.hard_brake_mps2"] == f"--set {HARD_BRAKE}"
+    assert document["config"]["pipeline"][6]["params"]["hard_brake_mps2"] == 3.5
+    assert document["origins"]["pipeline[6].params.hard_brake_mps2"] == f"--set {HARD_BRAKE}"
     assert document["origins"]["data.raw_root"].startswith("config/global.yaml:")
 
 
@@ -83,14 +83,14 @@ def test_env_and_params_layers(project: Path, cli) -> None:
     assert document["config"]["pipeline"][1]["params"]["rate_hz"] == 10.0
     assert document["origins"]["pipeline[1].params.rate_hz"] == "tuning.yaml:1"
     # --set is the highest layer
-    assert document["config"]["pipeline"][4]["params"]["hard_brake_mps2"] == 2.0
+    assert document["config"]["pipeline"][6]["params"]["hard_brake_mps2"] == 2.0
 
 
 def test_validate_checks_everything_and_runs_nothing(project: Path, cli) -> None:
     before = tree_hash(project)
     result = cli(project, "validate", "--case", "demo")
     assert result.code == 0, result.err
-    assert "case 'demo' is valid: 6 steps, 11 data sources" in result.out
+    assert "case 'demo' is valid: 8 steps, 12 data sources" in result.out
     assert tree_hash(project) == before
     assert not (project / "cases" / "demo" / "data").exists()
 

@@ -64,10 +64,10 @@ BATTERY = [
         {CASE: case_with("read_only: true", "read_only: maybe")}),
     Bad("unknown-top-key", "unknown key 'pipline'; did you mean 'pipeline'?",
         {CASE: GOOD_CASE + "pipline: []\n"}),
-    Bad("unknown-step-key", "unknown key 'pipeline[3].parms'; did you mean 'params'?",
+    Bad("unknown-step-key", "unknown key 'pipeline[5].parms'; did you mean 'params'?",
         {CASE: case_with("  - plugin: FeatureDeriver", "  - plugin: FeatureDeriver\n    parms: {}")}),
     Bad("unknown-source-key", "unknown key 'data_sources.events.formt'; did you mean 'format'?",
-        {CASE: case_with("    format: csv", "    formt: csv")}),
+        {CASE: case_with("  events:\n    format: csv", "  events:\n    formt: csv")}),
     Bad("unknown-format", "unknown format 'exel'", {CASE: case_with("format: csv", "format: exel")}),
     # -- case.yaml: plugins and params
     Bad("unknown-plugin", "unknown plugin 'EventDetektor'; did you mean 'EventDetector'?",

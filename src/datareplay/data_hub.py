@@ -249,6 +249,11 @@ class DataHub:
     # -- data quality ------------------------------------------------------------------
 
     @property
+    def quality_path(self) -> Path | None:
+        """Where the run's quality results are written unless a source is declared."""
+        return self._store.quality_path
+
+    @property
     def quality(self) -> list[Any]:
         """The CheckResults recorded in this run, in order."""
         return list(self._store.quality)

@@ -141,20 +141,8 @@ class Session:
     ) -> RunResult:
         """Run the whole pipeline of ``case`` under the case's lock."""
         opened = self.open_case(case, options)
-        with CaseLock(opened.config.folder, case=case, wait=wait):
-            self.ensure_raw_data(opened)
-            opened.plan.check_inputs(
-                opened.hub, steps=opened.plan.steps, project_hint=self.command_hint
-            )
-            self._prepare_outputs(opened, opened.plan.steps)
-            runner = PipelineRunner(
-                opened.plan,
-                opened.hub,
-                release_memory=opened.config.settings.run.release_memory,
-            )
-            log.info("run %s of case '%s': %d steps", runner.run_id, case, len(opened.plan.steps))
-            _log_overrides(opened.config)
-            return runner.run()
+        release = opened.config.settings.run.release_memory
+        return self._run(opened, opened.plan.steps, wait=wait, release_memory=release)
 
     def run_plugin(
         self, case: str, name: str, options: CaseOptions = NO_OPTIONS, *, wait: bool = False
@@ -162,14 +150,22 @@ class Session:
         """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
         opened = self.open_case(case, options)
         step = opened.plan.step(name)
+        return self._run(opened, [step], wait=wait, release_memory=False)
+
+    def _run(
+        self, opened: OpenCase, steps: list[Step], *, wait: bool, release_memory: bool
+    ) -> RunResult:
+        """Take the case's lock, make sure inputs exist and outputs can be written, run."""
+        case = opened.config.name
         with CaseLock(opened.config.folder, case=case, wait=wait):
             self.ensure_raw_data(opened)
-            opened.plan.check_inputs(opened.hub, steps=[step], project_hint=self.command_hint)
-            self._prepare_outputs(opened, [step])
-            runner = PipelineRunner(opened.plan, opened.hub, release_memory=False)
-            log.info("run %s of case '%s': step %s alone", runner.run_id, case, step.name)
+            opened.plan.check_inputs(opened.hub, steps=steps, project_hint=self.command_hint)
+            self._prepare_outputs(opened, steps)
+            runner = PipelineRunner(opened.plan, opened.hub, release_memory=release_memory)
+            what = f"{len(steps)} steps" if len(steps) > 1 else f"step {steps[0].name}"
+            log.info("run %s of case '%s': %s", runner.run_id, case, what)
             _log_overrides(opened.config)
-            return runner.run([step])
+            return runner.run(steps)
 
     def _prepare_outputs(self, opened: OpenCase, steps: list[Step]) -> None:
         """Sweep temporaries killed writers left, and prove every output folder writable."""
@@ -179,6 +175,8 @@ class Session:
             for name in step.writes.values()
             if (path := opened.hub.sources[name].path) is not None
         ]
+        if opened.hub.quality_path is not None:
+            targets.append(opened.hub.quality_path)
         removed = sweep_temporaries(targets)
         if removed:
             log.warning(

@@ -67,8 +67,11 @@ class RangeCheck(_Check):
     def _bounds(self) -> RangeCheck:
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        if self.min is not None and self.max is not None:
+            if self.min > self.max:
+                raise ValueError(f"min {self.min} is greater than max {self.max}")
+            if self.min == self.max and not (self.min_inclusive and self.max_inclusive):
+                raise ValueError(f"min = max = {self.min} with an exclusive bound is empty")
         return self
 
 
@@ -198,20 +201,20 @@ def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
                 f"(checks: {', '.join(MODELS)})"
             )
         params = {k: v for k, v in item.items() if k != "check"}
+        allowed = list(model.model_fields)
+        if issubclass(model, _Columns):
+            allowed.append("column")
+            if "column" in params and "columns" in params:
+                raise ConfigError(f"{label}: check '{name}': give column or columns, not both")
+        for key in params:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed) or f" (parameters: {', '.join(allowed)})"
+                raise ConfigError(f"{label}: check '{name}' has no parameter '{key}'{hint}")
         try:
             specs.append(CheckSpec(name, model.model_validate(params), label))
         except ValidationError as exc:
             error = exc.errors()[0]
             key = ".".join(str(p) for p in error["loc"]) or name
-            if error["type"] == "extra_forbidden":
-                allowed = [f for f in model.model_fields if f != "columns"] + (
-                    ["column"] if issubclass(model, _Columns) else []
-                )
-                bad = str(error["loc"][-1])
-                raise ConfigError(
-                    f"{label}: check '{name}' has no parameter '{bad}'"
-                    f"{did_you_mean(bad, allowed) or ' (parameters: ' + ', '.join(allowed) + ')'}"
-                ) from None
             message = str(error["msg"]).removeprefix("Value error, ")
             raise ConfigError(f"{label}: check '{name}': {key}: {message}") from None
     return tuple(specs)
@@ -228,6 +231,8 @@ def checks_by_source(
         )
     result = {}
     for source, items in raw.items():
+        if not isinstance(source, str):
+            raise ConfigError(f"{where}: data-source names must be text, got {source!r}")
         if known_sources and source not in known_sources:
             raise ConfigError(
                 f"{where}: no data source '{source}'{did_you_mean(source, known_sources)}"
