@@ -7,11 +7,12 @@ data (pandas, pyarrow, plugins) is imported inside the command that needs it, so
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +21,7 @@ from datareplay.errors import DataReplayError, ExitCode
 
 if TYPE_CHECKING:
     from datareplay.data_hub import DataHub
-    from datareplay.session import Session
+    from datareplay.session import CaseOptions, Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -47,25 +48,37 @@ class _State:
 
 pass_state = click.make_pass_decorator(_State)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
+def case_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--set, --params and --env, handed to the command as one ``options`` argument."""
 
-def case_options(func: F) -> F:
-    """--set, --params and --env: the layers a command puts over the case's config."""
-    func = click.option(
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        env: str | None,
+        params_files: tuple[Path, ...],
+        overrides: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        from datareplay.session import CaseOptions
+
+        options = CaseOptions(env=env, params_files=params_files, overrides=overrides)
+        return func(*args, options=options, **kwargs)
+
+    decorated = click.option(
         "--env",
         metavar="NAME",
         envvar="DATAREPLAY_ENV",
         help="Environment layer config/env/NAME.yaml (also DATAREPLAY_ENV).",
-    )(func)
-    func = click.option(
+    )(command)
+    decorated = click.option(
         "--params",
         "params_files",
         multiple=True,
         type=click.Path(dir_okay=False, path_type=Path),
         metavar="FILE",
         help="YAML file of overrides, over case.yaml (repeatable).",
-    )(func)
+    )(decorated)
     return click.option(
         "--set",
         "overrides",
@@ -73,13 +86,7 @@ def case_options(func: F) -> F:
         metavar="KEY=VALUE",
         help="Override one config value for this run, e.g. "
         "pipeline.EventDetector.params.hard_brake_mps2=3.5 (repeatable; +KEY adds a key).",
-    )(func)
-
-
-def _options(env: str | None, params_files: tuple[Path, ...], overrides: tuple[str, ...]) -> Any:
-    from datareplay.session import CaseOptions
-
-    return CaseOptions(env=env, params_files=params_files, overrides=overrides)
+    )(decorated)
 
 
 @click.group(context_settings=CONTEXT)
@@ -111,17 +118,10 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
 @case_options
 @pass_state
 def pipeline(
-    state: _State,
-    case: str,
-    template: str | None,
-    wait: bool,
-    env: str | None,
-    params_files: tuple[Path, ...],
-    overrides: tuple[str, ...],
+    state: _State, case: str, template: str | None, wait: bool, options: CaseOptions
 ) -> None:
     """Run the whole pipeline of a case."""
     session = state.session()
-    options = _options(env, params_files, overrides)
     if template is not None:
         created = session.create_case(case, template, options)
         where = session.project.relative(session.project.case_dir(case))
@@ -142,23 +142,13 @@ def pipeline(
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
 @case_options
 @pass_state
-def plugin(
-    state: _State,
-    name: str,
-    case: str,
-    wait: bool,
-    env: str | None,
-    params_files: tuple[Path, ...],
-    overrides: tuple[str, ...],
-) -> None:
+def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions) -> None:
     """Run one plugin (step) of a case alone, from persisted inputs."""
     session = state.session()
-    options = _options(env, params_files, overrides)
     result = session.run_plugin(case, name, options, wait=wait)
     step = result.steps[0]
     click.echo(
-        f"run {result.run_id}: step '{step.name}' of case '{case}' finished "
-        f"in {step.seconds:.2f} s"
+        f"run {result.run_id}: step '{step.name}' of case '{case}' finished in {step.seconds:.2f} s"
     )
     click.echo(render_summary(result.hub, session.project.root))
     _echo_quality(result.hub)
@@ -169,41 +159,22 @@ def plugin(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {config, origins}.")
 @case_options
 @pass_state
-def config_command(
-    state: _State,
-    case: str,
-    as_json: bool,
-    env: str | None,
-    params_files: tuple[Path, ...],
-    overrides: tuple[str, ...],
-) -> None:
+def config_command(state: _State, case: str, as_json: bool, options: CaseOptions) -> None:
     """Print the merged config of a case with the origin of every value."""
     import json
 
-    from datareplay.merged_config import render_yaml
+    from datareplay.merged_config import leaf_paths, render_yaml
     from datareplay.safe_yaml import format_path
 
     session = state.session()
     config = session.config.load_case(
-        case, env=env, params_files=params_files, overrides=overrides
+        case, env=options.env, params_files=options.params_files, overrides=options.overrides
     )
     data = config.settings.model_dump(mode="json")
     for key in ("vars", "data_sources", "pipeline"):  # as written, without schema defaults
         data[key] = config.merged.data.get(key, data[key])
     if as_json:
-        origins: dict[str, str] = {}
-
-        def collect(value: Any, path: tuple[str | int, ...]) -> None:
-            if isinstance(value, dict) and value:
-                for k, v in value.items():
-                    collect(v, (*path, k))
-            elif isinstance(value, list) and value:
-                for i, v in enumerate(value):
-                    collect(v, (*path, i))
-            else:
-                origins[format_path(path)] = config.merged.origin(path)
-
-        collect(data, ())
+        origins = {format_path(path): config.merged.origin(path) for path, _ in leaf_paths(data)}
         click.echo(json.dumps({"config": data, "origins": origins}, indent=2))
         return
     click.echo(f"# merged config of case '{case}' from: {', '.join(config.files)}")
@@ -214,16 +185,10 @@ def config_command(
 @click.option("--case", "case", required=True, help="Case to check.")
 @case_options
 @pass_state
-def validate(
-    state: _State,
-    case: str,
-    env: str | None,
-    params_files: tuple[Path, ...],
-    overrides: tuple[str, ...],
-) -> None:
+def validate(state: _State, case: str, options: CaseOptions) -> None:
     """Check config, plugins, params, data flow and raw inputs without running anything."""
     session = state.session()
-    opened = session.validate(case, _options(env, params_files, overrides))
+    opened = session.validate(case, options)
     click.echo(
         f"case '{case}' is valid: {len(opened.plan.steps)} steps, "
         f"{len(opened.hub.sources)} data sources, raw inputs present"
@@ -231,8 +196,13 @@ def validate(
 
 
 @cli.command("generate-data")
-@click.option("--rows", type=click.IntRange(min=100), default=100_000, show_default=True,
-              help="Rows of the main recording (wheel speed, 100 Hz).")
+@click.option(
+    "--rows",
+    type=click.IntRange(min=100),
+    default=100_000,
+    show_default=True,
+    help="Rows of the main recording (wheel speed, 100 Hz).",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--faults", is_flag=True, help="Also write the recording with injected faults.")
 @pass_state
@@ -249,8 +219,12 @@ def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
 
 @cli.command("generate-docs")
 @click.option("--check", is_flag=True, help="Exit 1 if PLUGINS.md is not up to date.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of PLUGINS.md at the project root.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of PLUGINS.md at the project root.",
+)
 @pass_state
 def generate_docs(state: _State, check: bool, output: Path | None) -> None:
     """Write PLUGINS.md from the plugins' docstrings and declarations."""

@@ -7,7 +7,7 @@ its origin -- ``file:line`` for a YAML layer, ``--set`` for a command-line overr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +65,8 @@ class MergedConfig:
             del self.origins[key]
 
     def _record(self, value: Any, path: KeyPath, where: Callable[[KeyPath], str]) -> None:
-        if isinstance(value, dict) and value:
-            for key, item in value.items():
-                self._record(item, (*path, key), where)
-        elif isinstance(value, list) and value:
-            for index, item in enumerate(value):
-                self._record(item, (*path, index), where)
-        else:
-            self.origins[path] = where(path)
+        for leaf, _ in leaf_paths(value, path):
+            self.origins[leaf] = where(leaf)
 
     def origin(self, path: Iterable[str | int]) -> str:
         """Where the value at ``path`` (or its closest recorded parent/child) came from."""
@@ -91,20 +85,19 @@ class MergedConfig:
 
     def leaves(self) -> list[tuple[KeyPath, Any, str]]:
         """Every leaf of the merged data with its origin, in document order."""
-        out: list[tuple[KeyPath, Any, str]] = []
+        return [(path, value, self.origin(path)) for path, value in leaf_paths(self.data)]
 
-        def walk(value: Any, path: KeyPath) -> None:
-            if isinstance(value, dict) and value:
-                for key, item in value.items():
-                    walk(item, (*path, key))
-            elif isinstance(value, list) and value:
-                for index, item in enumerate(value):
-                    walk(item, (*path, index))
-            else:
-                out.append((path, value, self.origin(path)))
 
-        walk(self.data, ())
-        return out
+def leaf_paths(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+    """Every leaf (scalar, empty mapping or empty list) of ``value`` with its key path."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from leaf_paths(item, (*path, key))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from leaf_paths(item, (*path, index))
+    else:
+        yield path, value
 
 
 def render_yaml(data: Any, origin: Callable[[KeyPath], str]) -> str:

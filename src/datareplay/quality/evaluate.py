@@ -360,56 +360,46 @@ def _stuck(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: s
     return CheckResult(**{**asdict(result), "message": f"{verdict}; {result.message}"})
 
 
+def _reference(spec: CheckSpec, lookup: Lookup) -> tuple[pd.Series | None, str]:
+    """The reference column of a referential or drift check, and its label or the problem."""
+    p = spec.params
+    reference = lookup(p.reference)
+    column = p.reference_column or p.column
+    if not isinstance(reference, pd.DataFrame) or column not in reference.columns:
+        return None, f"reference '{p.reference}' has no column '{column}'"
+    return reference[column], f"{p.reference}.{column}"
+
+
 def _referential(
     spec: CheckSpec, frame: pd.DataFrame, source: str, lookup: Lookup, step: str
 ) -> CheckResult:
     import pandera.pandas as pa
 
-    p = spec.params
-    reference = lookup(p.reference)
-    ref_column = p.reference_column or p.column
-    if ref_column not in reference.columns:
-        return _result(
-            spec,
-            source,
-            step,
-            False,
-            len(frame),
-            len(frame),
-            f"reference '{p.reference}' has no column '{ref_column}'",
-        )
-    keys = pd.unique(reference[ref_column].dropna())
+    keys, label = _reference(spec, lookup)
+    if keys is None:
+        return _result(spec, source, step, False, len(frame), len(frame), label)
     frame = _reset(frame)
-    bad = _pandera_mask(pa.Check.isin(keys), frame[p.column])
-    return _rows(spec, frame, source, step, bad, f"exist in {p.reference}.{ref_column}")
+    check = pa.Check.isin(pd.unique(keys.dropna()))
+    bad = _pandera_mask(check, frame[spec.params.column])
+    return _rows(spec, frame, source, step, bad, f"exist in {label}")
 
 
 def _drift(
     spec: CheckSpec, frame: pd.DataFrame, source: str, lookup: Lookup, step: str
 ) -> CheckResult:
     p = spec.params
-    reference = lookup(p.reference)
-    ref_column = p.reference_column or p.column
-    if ref_column not in reference.columns:
-        return _result(
-            spec,
-            source,
-            step,
-            False,
-            1,
-            len(frame),
-            f"reference '{p.reference}' has no column '{ref_column}'",
-        )
+    reference, label = _reference(spec, lookup)
+    if reference is None:
+        return _result(spec, source, step, False, 1, len(frame), label)
     current = pd.to_numeric(frame[p.column], errors="coerce").dropna().to_numpy(dtype=float)
-    expected = pd.to_numeric(reference[ref_column], errors="coerce").dropna().to_numpy(dtype=float)
+    expected = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
     if len(current) == 0 or len(expected) == 0:
         return _result(spec, source, step, False, 1, len(frame), "no values to compare")
     statistic = _psi(expected, current, p.bins) if p.method == "psi" else _ks(expected, current)
     passed = statistic <= p.limit
     verdict = "within" if passed else "above"
     message = (
-        f"{p.method.upper()} {statistic:.4f} against {p.reference}.{ref_column} is {verdict} "
-        f"the threshold {p.limit:g}"
+        f"{p.method.upper()} {statistic:.4f} against {label} is {verdict} the threshold {p.limit:g}"
     )
     return _result(spec, source, step, passed, 0 if passed else 1, len(frame), message)
 
