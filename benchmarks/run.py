@@ -91,6 +91,7 @@ class Bench:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         args.work.mkdir(parents=True, exist_ok=True)
         self.work = Path(tempfile.mkdtemp(prefix=f"{self.scale.mode}-", dir=args.work))
+        self.engine = workspace.snapshot_engine(self.work / "engine")
         self.project = workspace.make_project(self.work / "project")
         self.figures: list[Figure] = []
         self.profiles: list[Profile] = []
@@ -140,7 +141,12 @@ class Bench:
             fig_demo.overhead_figure(runs),
             fig_demo.memory_figure(runs, self.project, self.work),
         ]
-        self.profile_demo(rows)
+        try:
+            self.profile_demo(rows)
+        except BenchError as exc:
+            traceback.print_exc()
+            self.failed = True
+            self.notes.append(f"The profile of the demo run failed: {str(exc)[:300]}")
         return figures
 
     def profile_demo(self, rows: int) -> None:
@@ -203,6 +209,10 @@ class Bench:
             scale=self.scale,
             machine=[
                 *workspace.machine(self.work),
+                (
+                    "engine measured",
+                    f"snapshot of src/datareplay taken at the start ({self.engine})",
+                ),
                 ("load average 1/5/15 min, start → end", f"{self.load_start} → {_load()}"),
             ],
             figures=self.figures,

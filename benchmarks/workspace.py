@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +36,30 @@ def make_project(dest: Path) -> Path:
     (dest / "cases" / "demo").mkdir(parents=True)
     shutil.copy2(REPO / "cases" / "demo" / "case.yaml", dest / "cases" / "demo" / "case.yaml")
     return dest
+
+
+def snapshot_engine(dest: Path) -> str:
+    """Copy ``src/datareplay`` to ``dest`` and put the copy first on every import path.
+
+    Others may edit the engine while a full run takes its minutes; with a snapshot every
+    figure measures the same code. Child processes get it through PYTHONPATH, this
+    process through ``sys.path``. Returns the snapshot's git description.
+    """
+    revision = _git_revision()
+    shutil.copytree(
+        REPO / "src" / "datareplay",
+        dest / "datareplay",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    if any(name == "datareplay" or name.startswith("datareplay.") for name in sys.modules):
+        raise RuntimeError("datareplay was imported before the snapshot was put on sys.path")
+    sys.path.insert(0, str(dest))
+    paths = [str(dest), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    found = run_quiet([PYTHON, "-c", "import datareplay; print(datareplay.__file__)"], cwd=dest)
+    if not Path(found.strip()).is_relative_to(dest):
+        raise RuntimeError(f"children import datareplay from {found.strip()}, not {dest}")
+    return revision
 
 
 def generate_raw(project: Path, rows: int) -> float:

@@ -428,7 +428,7 @@ def test_path_escaping_the_project_is_refused(tmp_path: Path, path: str) -> None
             """,
         )
     message = str(info.value)
-    assert message.startswith("cases/demo/case.yaml:4: data source 'leak': path ")
+    assert message.startswith("cases/demo/case.yaml:3: data source 'leak': path ")
     assert "allowed_roots" in message
 
 

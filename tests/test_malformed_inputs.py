@@ -109,8 +109,8 @@ BATTERY = [
         {CASE: GOOD_CASE + "x: !!python/name:os.system ''\n"}),
     Bad("unknown-tag", "tag '!include' is not allowed", {CASE: GOOD_CASE + "x: !include other.yaml\n"}),
     Bad("alias-bomb", "after expanding aliases", {CASE: ALIAS_BOMB}),
-    Bad("oversized", "configuration files are limited to 1,048,576 bytes",
-        {CASE: GOOD_CASE + "# " + "x" * (1024 * 1024) + "\n"}),
+    Bad("oversized", "configuration files are limited to 8,388,608 bytes",
+        {CASE: GOOD_CASE + "# " + "x" * (8 * 1024 * 1024) + "\n"}),
     Bad("latin-1", "not UTF-8 (invalid byte at offset", {CASE: "description: Stra\xdfe\n".encode("latin-1")}),
     # -- global.yaml
     Bad("global-syntax", "config/global.yaml:2:1: YAML syntax error", {GLOBAL: "data: {a\n"}),

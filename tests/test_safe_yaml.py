@@ -138,9 +138,11 @@ def test_line_numbers_are_recorded_for_every_key_path() -> None:
         ("project",): 1,
         ("project", "name"): 2,
         ("pipeline",): 4,
+        ("pipeline", 0): 5,  # list items have the line they start on
         ("pipeline", 0, "plugin"): 5,
         ("pipeline", 0, "params"): 6,
         ("pipeline", 0, "params", "rate"): 7,
+        ("pipeline", 1): 8,
         ("pipeline", 1, "plugin"): 8,
     }
 
@@ -148,7 +150,8 @@ def test_line_numbers_are_recorded_for_every_key_path() -> None:
 def test_where_names_file_and_line_of_closest_recorded_parent() -> None:
     doc = parse("a:\n  b:\n    - x\n    - y\n", source="config/global.yaml")
     assert doc.where(("a", "b")) == "config/global.yaml:2"
-    assert doc.where(("a", "b", 1)) == "config/global.yaml:2"
+    assert doc.where(("a", "b", 1)) == "config/global.yaml:4"  # the item's own line
+    assert doc.where(("a", "b", 1, "c")) == "config/global.yaml:4"
     assert doc.where(("a",)) == "config/global.yaml:1"
     assert doc.where(("nope",)) == "config/global.yaml"
     assert doc.where(()) == "config/global.yaml"

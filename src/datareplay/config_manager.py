@@ -128,7 +128,7 @@ class ConfigManager:
             raise ConfigError(f"{case_doc.source}: the pipeline is empty; add at least one step")
         overridden = [
             (format_path(path), value, origin)
-            for path, value, origin in merged.leaves()
+            for path, value, origin in (merged.leaves() if override_sources else ())
             if origin.rpartition(":")[0] in override_sources or origin.startswith("--set")
         ]
         return CaseConfig(

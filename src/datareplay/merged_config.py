@@ -44,7 +44,8 @@ class MergedConfig:
                 self._forget(path)
                 self.origins[path] = doc.where(path)
             return merged
-        self._forget(path)
+        if base is not None:  # only a value that existed can leave origins behind
+            self._forget(path)
         self._record(over, path, doc.where)
         return over
 
@@ -61,12 +62,25 @@ class MergedConfig:
         self._record(value, path, lambda _: origin)
 
     def _forget(self, path: KeyPath) -> None:
-        for key in [k for k in self.origins if k[: len(path)] == path]:
+        """Drop what a replaced value left: its leaves and the keys below it."""
+        n = len(path)
+        for key in [k for k in self.origins if k[:n] == path]:
             del self.origins[key]
+        for key in [k for k in self.key_origins if len(k) > n and k[:n] == path]:
+            del self.key_origins[key]
 
     def _record(self, value: Any, path: KeyPath, where: Callable[[KeyPath], str]) -> None:
-        for leaf, _ in leaf_paths(value, path):
-            self.origins[leaf] = where(leaf)
+        """Remember where every leaf and every inner key or list item of ``value`` came from."""
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                self.key_origins[(*path, key)] = where((*path, key))
+                self._record(item, (*path, key), where)
+        elif isinstance(value, list) and value:
+            for index, item in enumerate(value):
+                self.key_origins[(*path, index)] = where((*path, index))
+                self._record(item, (*path, index), where)
+        else:
+            self.origins[path] = where(path)
 
     def origin(self, path: Iterable[str | int]) -> str:
         """Where the value at ``path`` (or its closest recorded parent/child) came from."""

@@ -19,8 +19,8 @@ import yaml
 
 from datareplay.errors import ConfigError
 
-MAX_BYTES = 1024 * 1024
-MAX_NODES = 100_000
+MAX_BYTES = 8 * 1024 * 1024  # a 10,000-step pipeline is about 1 MiB
+MAX_NODES = 100_000  # values an alias may expand to (a plain file is capped by its size)
 MAX_DEPTH = 64
 
 KeyPath = tuple[str | int, ...]
@@ -129,7 +129,8 @@ class _Builder:
     def __init__(self, doc: YamlDocument, loader: Any) -> None:
         self.doc = doc
         self.loader = loader
-        self.count = 0
+        self.seen: set[int] = set()
+        self.expanded = 0  # values built a second time or more, through aliases
         self.active: set[int] = set()  # nodes being built: an alias back to one is a loop
 
     def _fail(self, node: yaml.Node, message: str) -> ConfigError:
@@ -137,8 +138,11 @@ class _Builder:
         return ConfigError(f"{self.doc.source}:{mark.line + 1}:{mark.column + 1}: {message}")
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
+        if id(node) in self.seen:
+            self.expanded += 1
+        else:
+            self.seen.add(id(node))
+        if self.expanded > MAX_NODES:
             raise self._fail(
                 node,
                 f"more than {MAX_NODES:,} values after expanding aliases; "
@@ -171,7 +175,11 @@ class _Builder:
             return self._mapping(node, path)
         if node.tag != _SEQ:
             raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
-        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        items = []
+        for i, item in enumerate(node.value):
+            self.doc.lines.setdefault((*path, i), item.start_mark.line + 1)
+            items.append(self.build(item, (*path, i)))
+        return items
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
