@@ -3,13 +3,36 @@
 Plugins import only what they need from here::
 
     from datareplay import BasePlugin, DataHub, Param
+
+The names are resolved on first use, so that ``datareplay --help`` imports nothing it
+does not print.
 """
 
 from __future__ import annotations
 
-from datareplay.base_plugin import BasePlugin, Param
-from datareplay.data_hub import DataHub
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 __all__ = ["BasePlugin", "DataHub", "Param", "__version__"]
+
+_HOMES = {
+    "BasePlugin": "datareplay.base_plugin",
+    "Param": "datareplay.base_plugin",
+    "DataHub": "datareplay.data_hub",
+}
+
+if TYPE_CHECKING:
+    from datareplay.base_plugin import BasePlugin, Param
+    from datareplay.data_hub import DataHub
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'datareplay' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -9,7 +9,6 @@ marker in their name so that leftovers of a killed process can be swept later.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ TMP_MARKER = ".dr-tmp-"
 
 def temp_path_for(target: Path) -> Path:
     """A fresh temporary path beside ``target``, recognisable by ``TMP_MARKER``."""
-    return target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    return target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}")
 
 
 def is_temp_path(path: Path) -> bool:
@@ -99,7 +98,7 @@ def glob_escape(name: str) -> str:
 def probe_writable(folder: Path) -> None:
     """Create ``folder`` if needed and prove a file can be written in it (raises OSError)."""
     folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / f".probe{TMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
+    probe = folder / f".probe{TMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}"
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     os.close(fd)
     probe.unlink()

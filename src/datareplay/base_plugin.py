@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import builtins
 import copy
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, overload
@@ -201,6 +200,8 @@ class BasePlugin:
     @classmethod
     def docstring(cls) -> str:
         """The class's own docstring, cleaned (never inherited from a parent)."""
+        import inspect
+
         return inspect.cleandoc(cls.__dict__.get("__doc__") or "")
 
     @classmethod

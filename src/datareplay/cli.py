@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -370,6 +369,8 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
         return ExitCode.INTERRUPTED
     except DataReplayError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         _error(str(exc))
         return exc.exit_code
@@ -378,6 +379,8 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
         return code if isinstance(code, int) else ExitCode.RUN_FAILED
     except Exception as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         return ExitCode.RUN_FAILED

@@ -8,8 +8,6 @@ actually used.
 
 from __future__ import annotations
 
-import json
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +69,8 @@ def _write_csv(value: Any, path: Path) -> None:
 
 
 def _read_json(path: Path) -> Any:
+    import json
+
     text = path.read_text(encoding="utf-8")
     head = text[:4096]
     if '"schema"' in head and '"pandas_version"' in head:  # written from a DataFrame
@@ -100,6 +100,8 @@ def _is_table_document(document: Any) -> bool:
 
 
 def _write_json(value: Any, path: Path) -> None:
+    import json
+
     with open(path, "w", encoding="utf-8") as fh:
         if _is_frame(value):
             value.to_json(fh, orient="table", index=not _default_index(value), indent=1)
@@ -109,11 +111,15 @@ def _write_json(value: Any, path: Path) -> None:
 
 
 def _read_pickle(path: Path) -> Any:
+    import pickle
+
     with open(path, "rb") as fh:
         return pickle.load(fh)  # trusted sources only: the DataHub checks before reading
 
 
 def _write_pickle(value: Any, path: Path) -> None:
+    import pickle
+
     with open(path, "wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
