@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -24,10 +25,14 @@ def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         raise ValueError(f"{name}: no 't_s' column (columns: {', '.join(map(str, frame.columns))})")
     t = pd.to_numeric(frame["t_s"], errors="coerce").astype("float64")
     finite = np.isfinite(t.to_numpy())
-    tidy = frame.loc[finite].assign(t_s=t[finite])
-    tidy = tidy.sort_values("t_s", kind="stable")
+    # each step copies the table only when it has something to change (recordings are big)
+    tidy = frame.assign(t_s=t) if finite.all() else frame.loc[finite].assign(t_s=t[finite])
+    if not tidy["t_s"].is_monotonic_increasing:
+        tidy = tidy.sort_values("t_s", kind="stable")
     duplicated = tidy["t_s"].duplicated(keep="first").to_numpy()
-    tidy = tidy.loc[~duplicated].reset_index(drop=True)
+    if duplicated.any():
+        tidy = tidy.loc[~duplicated]
+    tidy = tidy.reset_index(drop=True)
     log.info(
         "%s: %d rows in, %d out (dropped %d with non-finite time, %d duplicate timestamps)",
         name,
@@ -45,6 +50,21 @@ def _as_float(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.Da
     if missing:
         raise ValueError(f"{name}: missing column(s) {', '.join(missing)}")
     return frame.astype(dict.fromkeys(columns, "float64"))
+
+
+def _nanmean(columns: Iterable[np.ndarray]) -> np.ndarray:
+    """Row-wise mean of equally long columns, skipping NaN, one column at a time."""
+    total: np.ndarray | None = None
+    count: np.ndarray | None = None
+    for column in columns:
+        present = ~np.isnan(column)
+        if total is None or count is None:
+            total, count = np.where(present, column, 0.0), present.astype("float64")
+        else:
+            total += np.where(present, column, 0.0)
+            count += present
+    assert total is not None and count is not None
+    return np.divide(total, count, out=np.full(len(total), np.nan), where=count > 0)
 
 
 class InitialDataReader(BasePlugin):
@@ -78,10 +98,13 @@ class InitialDataReader(BasePlugin):
     )
 
     def run(self, hub: DataHub) -> None:
-        wheel = _as_float(_tidy(hub["wheel_speed_raw"], "wheel_speed_raw"), WHEELS, "wheel")
-        ground = {f"{w}_mps": wheel[w] * self.wheel_radius_m for w in WHEELS}
+        wheel = _tidy(hub["wheel_speed_raw"], "wheel_speed_raw")
+        _as_float(wheel.head(0), WHEELS, "wheel")  # checks the columns, copies nothing
+        ground = {
+            f"{w}_mps": wheel[w].to_numpy(dtype="float64") * self.wheel_radius_m for w in WHEELS
+        }
         hub["wheel"] = pd.DataFrame(
-            {"t_s": wheel["t_s"], **ground, "speed_mps": pd.DataFrame(ground).mean(axis=1)}
+            {"t_s": wheel["t_s"].to_numpy(), **ground, "speed_mps": _nanmean(ground.values())}
         )
         imu = _tidy(hub["imu_raw"], "imu_raw")
         hub["imu"] = _as_float(imu, ("ax", "ay", "az", "yaw_rate"), "imu")

@@ -71,18 +71,17 @@ def _write_csv(value: Any, path: Path) -> None:
 def _read_json(path: Path) -> Any:
     import json
 
-    text = path.read_text(encoding="utf-8")
-    head = text[:4096]
+    with open(path, encoding="utf-8") as fh:
+        head = fh.read(4096)
     if '"schema"' in head and '"pandas_version"' in head:  # written from a DataFrame
-        import io
-
         import pandas as pd
 
         try:
-            return pd.read_json(io.StringIO(text), orient="table")
+            return pd.read_json(path, orient="table")
         except (ValueError, KeyError):
             pass  # a plain document that only looks like a table
-    document = json.loads(text)
+    with open(path, encoding="utf-8") as fh:
+        document = json.load(fh)
     if _is_table_document(document):
         raise ValueError("a DataFrame table document that pandas cannot read back")
     return document
