@@ -49,15 +49,15 @@ class Scale:
 FULL = Scale(
     quick=False,
     demo_rows=5_000_000,
-    demo_reps=5,
+    demo_reps=4,
     cli_reps=20,
     chain_lengths=(10, 100, 1_000, 10_000),
-    chain_reps=5,
-    chain_reps_large=3,
+    chain_reps=6,
+    chain_reps_large=6,
     persist_rows=10_000_000,
-    persist_text_rows=1_000_000,
-    persist_reps=5,
-    persist_text_reps=3,
+    persist_text_rows=500_000,
+    persist_reps=12,
+    persist_text_reps=6,
 )
 QUICK = Scale(
     quick=True,
@@ -69,8 +69,8 @@ QUICK = Scale(
     chain_reps_large=2,
     persist_rows=200_000,
     persist_text_rows=50_000,
-    persist_reps=2,
-    persist_text_reps=2,
+    persist_reps=3,
+    persist_text_reps=3,
 )
 
 
@@ -131,8 +131,9 @@ def alternate(
 ) -> dict[str, list[T]]:
     """Run every variant once per repetition, rotating the order between repetitions.
 
-    Rotation puts each variant first, second, ... equally often, so drift (thermal,
-    page cache, other load) hits all variants alike; sample ``i`` of every variant comes
+    Rotation puts each variant first, second, ... equally often when ``reps`` is a
+    multiple of the number of variants, so drift and order effects (thermal, page
+    cache, write-back, other load) hit all variants alike; sample ``i`` of every variant comes
     from repetition ``i``, so per-repetition ratios compare neighbours in time.
     ``settle`` runs, untimed, before every variant (e.g. ``os.sync``, so that no variant
     pays for the write-back of data another one left dirty).
@@ -165,6 +166,14 @@ NOT_MEASURED = "not measured"
 
 def verdict(ok: bool) -> str:
     return MET if ok else NOT_MET
+
+
+def judge(stat: Stat, ok: Callable[[float], bool]) -> str:
+    """The verdict on the median, flagged when the min–max spread crosses the target."""
+    text = verdict(ok(stat.median))
+    if ok(stat.lo) != ok(stat.hi):
+        text += " (spread crosses the target)"
+    return text
 
 
 @dataclass

@@ -21,10 +21,10 @@ from benchlib import (
     alternate,
     clean_env,
     difference,
+    judge,
     ratio,
     run_timed,
     say,
-    verdict,
 )
 
 KEDRO_VERSION = "1.7.0"
@@ -141,7 +141,7 @@ def measure(scale: Scale, project: Path, work: Path, kedro: Kedro) -> Figure:
         f"< {START_TARGET_MS:.0f} ms",
         headline=True,
     )
-    start.verdict = verdict(start.stat is not None and start.stat.median < START_TARGET_MS)
+    start.verdict = judge(Stat.of(ms["run.py"]), lambda v: v < START_TARGET_MS)
     figure.rows += [
         start,
         Row("`python -c pass`", Stat.of(ms["pass"]), "ms", notes="the interpreter alone"),
@@ -186,7 +186,7 @@ def _kedro_rows(ms: dict[str, list[float]], kedro: Kedro) -> list[Row]:
             faster,
             "×",
             f"≥ {KEDRO_TARGET:.0f}×",
-            verdict(faster.median >= KEDRO_TARGET),
+            judge(faster, lambda v: v >= KEDRO_TARGET),
             "how many times faster run.py starts",
             headline=True,
         ),

@@ -36,11 +36,11 @@ from benchlib import (
     Stat,
     alternate,
     difference,
+    judge,
     megabytes,
     ratio,
     run_launched,
     say,
-    verdict,
 )
 
 OVERHEAD_TARGET = 1.05
@@ -224,7 +224,7 @@ def overhead_figure(runs: DemoRuns) -> Figure:
             overhead,
             "×",
             f"≤ {OVERHEAD_TARGET}×",
-            verdict(overhead.median <= OVERHEAD_TARGET),
+            judge(overhead, lambda v: v <= OVERHEAD_TARGET),
             "the issue's figure: same plugins, same files",
             headline=True,
         ),
@@ -357,7 +357,7 @@ def memory_figure(runs: DemoRuns, project: Path, work: Path) -> Figure:
             demo_ratio,
             "×",
             f"≤ {MEMORY_TARGET}×",
-            verdict(demo_ratio.median <= MEMORY_TARGET),
+            judge(demo_ratio, lambda v: v <= MEMORY_TARGET),
             headline=True,
         ),
         Row(

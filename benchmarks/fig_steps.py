@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import Figure, Row, Scale, Stat, alternate, number, say, verdict
+from benchlib import Figure, Row, Scale, Stat, alternate, judge, number, say, verdict
 
 STEP_TARGET_MS = 0.2
 FLAT_TARGET = 1.5
@@ -290,7 +290,7 @@ def _chain_row(chain: Chain, mode: str, headline: bool) -> Row:
         overhead,
         "ms/step",
         f"< {STEP_TARGET_MS} ms",
-        verdict(overhead.median < STEP_TARGET_MS),
+        judge(overhead, lambda v: v < STEP_TARGET_MS),
         f"planning {number(plan.median)}, running {number(run.median)} ms/step; "
         f"whole run {number(_median(chain.total) * 1000)} ms",
         headline=headline,

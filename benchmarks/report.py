@@ -118,7 +118,7 @@ def render(
         "```bash",
         'pip install -e ".[bench]"',
         "python benchmarks/run.py            # full: a few minutes, writes benchmarks/RESULTS.md",
-        "python benchmarks/run.py --quick --output /tmp/RESULTS.md   # small scale, < 1 min",
+        "python benchmarks/run.py --quick    # small scale, < 1 min: benchmarks/.work/quick/",
         "```",
         "",
         "Everything runs on a throwaway copy of the project under `benchmarks/.work/` "

@@ -1,7 +1,7 @@
 """Run the Data Replay benchmarks and write RESULTS.md.
 
     python benchmarks/run.py             # full scale, a few minutes -> benchmarks/RESULTS.md
-    python benchmarks/run.py --quick     # small scale, under a minute -> RESULTS-quick.md
+    python benchmarks/run.py --quick     # small scale, < 1 min -> .work/quick/RESULTS.md
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
 persistence and memory, plus a profile of the demo run written next to the results.
@@ -52,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--output",
         type=Path,
         default=None,
-        help="results file (default benchmarks/RESULTS.md, "
-        "or benchmarks/RESULTS-quick.md with --quick); profiles go beside it",
+        help="results file (default benchmarks/RESULTS.md, or the git-ignored "
+        "benchmarks/.work/quick/RESULTS.md with --quick); profiles go beside it",
     )
     parser.add_argument(
         "--work",
@@ -77,7 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown figure(s) {', '.join(sorted(unknown))}; use {', '.join(FIGURES)}")
     if args.output is None:
-        args.output = BENCH_DIR / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+        quick = BENCH_DIR / ".work" / "quick" / "RESULTS.md"
+        args.output = quick if args.quick else BENCH_DIR / "RESULTS.md"
     return args
 
 
