@@ -251,8 +251,9 @@ class ConfigManager:
                 from datareplay.quality.specs import parse_checks
 
                 checks = parse_checks(
-                    spec.checks, where=f"{merged_where(config, ('data_sources', name, 'checks'))}: "
-                    f"data_sources.{name}.checks"
+                    spec.checks,
+                    where=f"{merged_where(config, ('data_sources', name, 'checks'))}: "
+                    f"data_sources.{name}.checks",
                 )
             sources[name] = DataSource(
                 name=name,

@@ -87,9 +87,7 @@ class Settings(_Strict):
 
     @field_validator("data_sources")
     @classmethod
-    def _safe_source_names(
-        cls, value: dict[str, DataSourceConfig]
-    ) -> dict[str, DataSourceConfig]:
+    def _safe_source_names(cls, value: dict[str, DataSourceConfig]) -> dict[str, DataSourceConfig]:
         for name in value:
             _safe_name(name, kind="data source")
         return value

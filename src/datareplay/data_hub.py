@@ -241,9 +241,7 @@ class DataHub:
                 kind, size = describe(value), memory_bytes(value)
             elif source.path is not None and source.path.is_file():
                 kind, size = source.format.name, source.path.stat().st_size
-            rows.append(
-                SourceSummary(name, status, kind, size, source.path, source.format.name)
-            )
+            rows.append(SourceSummary(name, status, kind, size, source.path, source.format.name))
         return rows
 
     # -- data quality ------------------------------------------------------------------
@@ -364,4 +362,3 @@ class DataHub:
                 f"could not write data source '{source.name}' as {source.format.name}: "
                 f"{describe_exception(exc)}; the previous version is kept"
             ) from exc
-

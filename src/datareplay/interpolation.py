@@ -74,8 +74,11 @@ class _Resolver:
         def substitute(match: re.Match[str]) -> str:
             resolved = self.reference(match.group(1).strip(), path)
             if isinstance(resolved, (dict, list)):
-                raise self.fail(path, f"'${{{match.group(1)}}}' is a {type(resolved).__name__} "
-                                "and cannot be part of a text")
+                raise self.fail(
+                    path,
+                    f"'${{{match.group(1)}}}' is a {type(resolved).__name__} "
+                    "and cannot be part of a text",
+                )
             return str(resolved)
 
         if "${" in _REF.sub("", protected):

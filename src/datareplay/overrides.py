@@ -90,8 +90,7 @@ def resolve_path(
             continue
         where = format_path(tuple(path))
         raise ConfigError(
-            f"{origin} {key}: '{where}' is a {type(node).__name__}, it has no key "
-            f"'{segments[i]}'"
+            f"{origin} {key}: '{where}' is a {type(node).__name__}, it has no key '{segments[i]}'"
         )
     return tuple(path)
 

@@ -100,9 +100,7 @@ class Project:
         if not path.is_file():
             known = self.template_names()
             hint = did_you_mean(template, known) or f" (known templates: {', '.join(known)})"
-            raise UnknownNameError(
-                f"unknown template '{template}': no {self.relative(path)}{hint}"
-            )
+            raise UnknownNameError(f"unknown template '{template}': no {self.relative(path)}{hint}")
         return path
 
     def create_case(self, case: str, template: str) -> bool:

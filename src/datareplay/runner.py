@@ -74,8 +74,10 @@ class PipelineRunner:
 
     def _run_step(self, step: Step, position: int, total: int) -> StepResult:
         view = self.hub.for_step(step.name, reads=step.reads, writes=step.writes)
-        label = step.name if step.name == step.plugin.__name__ else (
-            f"{step.name} ({step.plugin.__name__})"
+        label = (
+            step.name
+            if step.name == step.plugin.__name__
+            else (f"{step.name} ({step.plugin.__name__})")
         )
         log.info("step %d/%d %s", position + 1, total, label)
         started = time.perf_counter()
@@ -88,13 +90,9 @@ class PipelineRunner:
             raise self._failed(step, describe_exception(exc)) from exc
         missing = [port for port, source in step.writes.items() if not self.hub.in_memory(source)]
         if missing:
-            raise self._failed(
-                step, f"it did not write its declared output '{missing[0]}'"
-            )
+            raise self._failed(step, f"it did not write its declared output '{missing[0]}'")
         seconds = time.perf_counter() - started
-        outputs = {
-            source: describe(self.hub[source]) for source in step.writes.values()
-        }
+        outputs = {source: describe(self.hub[source]) for source in step.writes.values()}
         log.info(
             "step %d/%d %s done in %.2f s -> %s",
             position + 1,

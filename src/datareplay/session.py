@@ -118,9 +118,7 @@ class Session:
     def validate(self, case: str, options: CaseOptions = NO_OPTIONS) -> OpenCase:
         """Check config, plugins, params, the data flow and the raw inputs; run nothing."""
         opened = self.open_case(case, options)
-        missing = [
-            name for name in opened.plan.external_inputs if not opened.hub.available(name)
-        ]
+        missing = [name for name in opened.plan.external_inputs if not opened.hub.available(name)]
         if missing:
             from datareplay.data_generation import generator_path
 
@@ -179,9 +177,7 @@ class Session:
             targets.append(opened.hub.quality_path)
         removed = sweep_temporaries(targets)
         if removed:
-            log.warning(
-                "removed %d temporary file(s) left by an interrupted run", len(removed)
-            )
+            log.warning("removed %d temporary file(s) left by an interrupted run", len(removed))
         for folder in sorted({path.parent for path in targets}):
             try:
                 probe_writable(folder)
