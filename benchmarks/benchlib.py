@@ -40,6 +40,11 @@ class Scale:
     persist_text_rows: int
     persist_reps: int
     persist_text_reps: int
+    quality_rows: int
+    quality_reps: int
+    quality_compare_reps: int
+    quality_ref_rows: int
+    quality_drift_rows: int
 
     @property
     def mode(self) -> str:
@@ -58,6 +63,11 @@ FULL = Scale(
     persist_text_rows=500_000,
     persist_reps=12,
     persist_text_reps=6,
+    quality_rows=10_000_000,
+    quality_reps=3,
+    quality_compare_reps=6,
+    quality_ref_rows=100_000,
+    quality_drift_rows=1_000_000,
 )
 QUICK = Scale(
     quick=True,
@@ -71,6 +81,11 @@ QUICK = Scale(
     persist_text_rows=50_000,
     persist_reps=3,
     persist_text_reps=3,
+    quality_rows=200_000,
+    quality_reps=2,
+    quality_compare_reps=3,
+    quality_ref_rows=10_000,
+    quality_drift_rows=20_000,
 )
 
 

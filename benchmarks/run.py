@@ -4,7 +4,8 @@
     python benchmarks/run.py --quick     # small scale, < 1 min -> .work/quick/RESULTS.md
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
-persistence and memory, plus a profile of the demo run written next to the results.
+persistence and memory, data-quality checks (issue 7), plus a profile of the demo run
+written next to the results.
 Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import fig_cli
 import fig_demo
 import fig_persistence
+import fig_quality
 import fig_steps
 import workspace
 from benchlib import (
@@ -39,7 +41,7 @@ from benchlib import (
 )
 from report import Profile, render
 
-FIGURES = ("cli", "demo", "steps", "persistence")
+FIGURES = ("cli", "demo", "steps", "persistence", "quality")
 EXCERPT_LINES = 60
 
 
@@ -193,6 +195,9 @@ class Bench:
     def persistence(self) -> list[Figure]:
         return [fig_persistence.measure(self.scale, self.work)]
 
+    def quality(self) -> list[Figure]:
+        return [fig_quality.measure(self.scale)]
+
     def run(self) -> int:
         started = time.perf_counter()
         chosen = self.args.only.split(",")
@@ -201,6 +206,7 @@ class Bench:
             "demo": "Engine overhead and memory",
             "steps": "Per-step overhead",
             "persistence": "Persistence",
+            "quality": "Data-quality checks",
         }
         for name in FIGURES:
             if name in chosen:
@@ -234,7 +240,14 @@ def _load() -> str:
 
 
 def _figure_order(figure: Figure) -> int:
-    order = ["CLI start", "Engine overhead", "Per-step overhead", "Persistence", "Memory"]
+    order = [
+        "CLI start",
+        "Engine overhead",
+        "Per-step overhead",
+        "Persistence",
+        "Memory",
+        "Data-quality checks",
+    ]
     return order.index(figure.title) if figure.title in order else len(order)
 
 

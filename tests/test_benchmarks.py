@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIGURES = ("CLI start", "Engine overhead", "Per-step overhead", "Persistence", "Memory")
+FIGURES = (
+    "CLI start",
+    "Engine overhead",
+    "Per-step overhead",
+    "Persistence",
+    "Memory",
+    "Data-quality checks",
+)
 ROWS = (
     "`python run.py --help`",
     "engine ÷ plain script",
@@ -23,6 +30,13 @@ ROWS = (
     "json load: DataHub ÷ raw",
     "pickle save: DataHub ÷ raw",
     "shipped demo peak RSS ÷ largest two",
+    "whole set: 12 checks in one pass",
+    "unique(key)",
+    "regex(kind)",
+    "referential(segment → segments.segment)",
+    "drift(speed_mps), ks",
+    "range: evaluate() ÷ bare pandas",
+    "allowed_values: evaluate() ÷ bare pandas",
 )
 
 
