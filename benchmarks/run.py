@@ -167,7 +167,7 @@ class Bench:
             html,
         ]
         run_timed(cmd, cwd=self.project, log=self.work / "profile.out")
-        files = (text, html) if html.is_file() else (text,)
+        files = (text,)  # profile.html is written beside it too, but kept out of git
         excerpt = "\n".join(text.read_text().splitlines()[:EXCERPT_LINES])
         self.profiles.append(
             Profile(
