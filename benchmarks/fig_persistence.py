@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plain_demo
 import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -75,28 +76,6 @@ def _raw_save(fmt: str, frame: pd.DataFrame, path: Path) -> None:
             pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _raw_load(fmt: str, path: Path) -> Any:
-    if fmt == "parquet":
-        return pq.read_table(path).to_pandas()
-    if fmt == "feather":
-        return feather.read_feather(path)
-    if fmt == "csv":
-        return pd.read_csv(path)
-    if fmt == "json":
-        return pd.read_json(path, orient="table")
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
-
-
-def _fsync(path: Path) -> None:
-    for target in (path, path.parent):
-        fd = os.open(target, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # -- the DataHub side -------------------------------------------------------------------
 
 
@@ -142,7 +121,7 @@ def measure_format(fmt: str, frame: pd.DataFrame, folder: Path, reps: int) -> Fo
 
     def durable_save() -> None:
         _raw_save(fmt, frame, durable_path)
-        _fsync(durable_path)
+        plain_demo.fsync(durable_path)
 
     save = {
         "hub": _timer(lambda: _hub_save(fmt, frame, hub_path, folder)),
@@ -151,7 +130,7 @@ def measure_format(fmt: str, frame: pd.DataFrame, folder: Path, reps: int) -> Fo
     }
     load = {
         "hub": _timer(lambda: _hub_load(fmt, hub_path, folder)),
-        "raw": _timer(lambda: _raw_load(fmt, raw_path)),
+        "raw": _timer(lambda: plain_demo.read(fmt, raw_path)),
     }
     alternate(save, 1, settle=os.sync)  # warm-up, and the files the loads read
     saves = alternate(save, reps, settle=os.sync)
@@ -199,7 +178,7 @@ def disk_limit(nbytes: int, folder: Path, reps: int) -> Stat:
             while left > 0:
                 fh.write(chunk[: min(left, CHUNK)])
                 left -= CHUNK
-        _fsync(path)
+        plain_demo.fsync(path)
 
     alternate({"disk": _timer(write)}, 1)
     seconds = alternate({"disk": _timer(write)}, reps, settle=os.sync)["disk"]

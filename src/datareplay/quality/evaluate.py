@@ -77,20 +77,25 @@ def evaluate(
         )
     missing = [c for c in _columns_of(spec) if c not in frame.columns]
     if missing and spec.name != "schema":
-        return _result(
+        return _unusable(
             spec,
             source,
             step,
-            False,
-            len(frame),
-            len(frame),
+            frame,
             f"column '{missing[0]}' is missing (columns: {', '.join(map(str, frame.columns))})",
         )
     try:
         return _CHECKS[spec.name](spec, frame, source, lookup, step)
     except (TypeError, ValueError) as exc:  # e.g. comparing text with numbers
         reason = f"cannot be evaluated on this data: {type(exc).__name__}: {exc}"
-        return _result(spec, source, step, False, len(frame), len(frame), reason)
+        return _unusable(spec, source, step, frame, reason)
+
+
+def _unusable(
+    spec: CheckSpec, source: str, step: str, frame: pd.DataFrame, reason: str
+) -> CheckResult:
+    """A failed result for data the check cannot judge: every row counts as failing."""
+    return _result(spec, source, step, False, len(frame), len(frame), reason)
 
 
 def _columns_of(spec: CheckSpec) -> list[str]:
@@ -296,13 +301,11 @@ def _monotonic(
     elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = column.to_numpy(dtype=float, na_value=np.nan)
     else:
-        return _result(
+        return _unusable(
             spec,
             source,
             step,
-            False,
-            len(frame),
-            len(frame),
+            frame,
             f"column '{p.column}' is {column.dtype}, not numbers or times",
         )
     steps = np.diff(values)
@@ -377,7 +380,7 @@ def _referential(
 
     keys, label = _reference(spec, lookup)
     if keys is None:
-        return _result(spec, source, step, False, len(frame), len(frame), label)
+        return _unusable(spec, source, step, frame, label)
     frame = _reset(frame)
     check = pa.Check.isin(pd.unique(keys.dropna()))
     bad = _pandera_mask(check, frame[spec.params.column])
