@@ -10,9 +10,7 @@ from datareplay.atomic import (
     TMP_MARKER,
     atomic_target,
     atomic_write_bytes,
-    atomic_write_with,
     glob_escape,
-    is_temp_path,
     probe_writable,
     sweep_temporaries,
     temp_path_for,
@@ -59,11 +57,12 @@ def test_atomic_write_with_uses_a_temporary_beside_the_target(tmp_path: Path) ->
         assert not target.exists()
         tmp.write_bytes(b"data")
 
-    atomic_write_with(target, writer)
+    with atomic_target(target) as tmp:
+        writer(tmp)
     assert target.read_bytes() == b"data"
     assert len(seen) == 1
     assert seen[0].parent == target.parent
-    assert is_temp_path(seen[0])
+    assert TMP_MARKER in seen[0].name
     assert seen[0].name.startswith(".table.parquet")
     assert not seen[0].exists()
     assert names(tmp_path) == ["table.parquet"]
@@ -79,8 +78,8 @@ def test_writer_raising_midway_keeps_old_file_and_removes_temp(tmp_path: Path) -
             fh.flush()
         raise RuntimeError("disk on fire")
 
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        atomic_write_with(target, writer)
+    with pytest.raises(RuntimeError, match="disk on fire"), atomic_target(target) as tmp:
+        writer(tmp)
     assert target.read_bytes() == b"old,complete\n"
     assert names(tmp_path) == ["out.csv"]
 
@@ -93,8 +92,8 @@ def test_keyboard_interrupt_in_writer_also_cleans_up(tmp_path: Path) -> None:
         tmp.write_bytes(b"partial")
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write_with(target, writer)
+    with pytest.raises(KeyboardInterrupt), atomic_target(target) as tmp:
+        writer(tmp)
     assert target.read_bytes() == b"old"
     assert names(tmp_path) == ["out.csv"]
 
@@ -106,16 +105,16 @@ def test_failed_first_write_creates_no_target(tmp_path: Path) -> None:
         tmp.write_bytes(b"x")
         raise ValueError("bad value")
 
-    with pytest.raises(ValueError):
-        atomic_write_with(target, writer)
+    with pytest.raises(ValueError), atomic_target(target) as tmp:
+        writer(tmp)
     assert names(tmp_path) == []
 
 
 def test_writer_that_writes_nothing_fails_and_keeps_old(tmp_path: Path) -> None:
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
-    with pytest.raises(OSError):
-        atomic_write_with(target, lambda tmp: None)
+    with pytest.raises(OSError), atomic_target(target):
+        pass  # the writer wrote nothing: fsync of the missing temporary fails
     assert target.read_bytes() == b"old"
     assert names(tmp_path) == ["out.bin"]
 
@@ -138,8 +137,7 @@ def test_temp_paths_are_unique_and_marked(tmp_path: Path) -> None:
         assert path.parent == tmp_path
         assert TMP_MARKER in path.name
         assert path.name.startswith(".x.json")
-        assert is_temp_path(path)
-    assert not is_temp_path(target)
+    assert TMP_MARKER not in target.name
 
 
 # -- sweeping leftovers ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ marker in their name so that leftovers of a killed process can be swept later.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,10 +19,6 @@ TMP_MARKER = ".dr-tmp-"
 def temp_path_for(target: Path) -> Path:
     """A fresh temporary path beside ``target``, recognisable by ``TMP_MARKER``."""
     return target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}")
-
-
-def is_temp_path(path: Path) -> bool:
-    return TMP_MARKER in path.name
 
 
 def fsync_dir(folder: Path) -> None:
@@ -65,12 +61,6 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` atomically."""
     with atomic_target(target) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
-
-
-def atomic_write_with(target: Path, writer: Callable[[Path], None]) -> None:
-    """Replace ``target`` with whatever ``writer(tmp_path)`` writes, atomically."""
-    with atomic_target(target) as tmp:
-        writer(tmp)
 
 
 def sweep_temporaries(targets: Iterable[Path]) -> list[Path]:
