@@ -76,6 +76,6 @@ def render(infos: list[PluginInfo]) -> str:
             parts.append(plugin_section(info.plugin, info.origin, level=3))
     if broken:
         parts += ["## Broken plugins", ""]
-        parts += [f"- `{info.origin}`: {_cell(info.error or '')}" for info in broken]
+        parts += [f"- `{info.origin}`: {_cell(info.error or 'broken')}" for info in broken]
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
