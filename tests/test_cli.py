@@ -268,3 +268,10 @@ def test_report_numbers_make_sense(project: Path, cli) -> None:
     distance = next(v for k, v in rows.items() if "distance" in k)
     duration = next(v for k, v in rows.items() if "duration" in k)
     assert distance > 0 and duration > 0
+
+
+def test_no_command_shows_the_help(project: Path, cli) -> None:
+    result = cli(project)
+    assert result.code == 0
+    assert result.out.startswith("Usage: datareplay [OPTIONS] COMMAND [ARGS]...")
+    assert "pipeline" in result.out and result.err == ""

@@ -359,6 +359,9 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no command given: show the help
+            click.echo(exc.format_message())
+            return ExitCode.OK
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
