@@ -111,7 +111,9 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
 
 
 @cli.command()
-@click.option("--case", "case", required=True, help="Case to run (cases/<CASE>/case.yaml).")
+@click.option(
+    "--case", "case", required=True, metavar="CASE", help="Case to run (cases/<CASE>/case.yaml)."
+)
 @click.option("--template", metavar="T", help="Create the case from templates/<T>_case.yaml first.")
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
 @case_options
@@ -137,7 +139,9 @@ def pipeline(
 
 @cli.command()
 @click.argument("name")
-@click.option("--case", "case", required=True, help="Case whose pipeline holds the plugin.")
+@click.option(
+    "--case", "case", required=True, metavar="CASE", help="Case whose pipeline holds the plugin."
+)
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
 @case_options
 @pass_state
@@ -154,7 +158,9 @@ def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions
 
 
 @cli.command("config")
-@click.option("--case", "case", required=True, help="Case whose merged config to show.")
+@click.option(
+    "--case", "case", required=True, metavar="CASE", help="Case whose merged config to show."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {config, origins}.")
 @case_options
 @pass_state
@@ -181,7 +187,7 @@ def config_command(state: _State, case: str, as_json: bool, options: CaseOptions
 
 
 @cli.command()
-@click.option("--case", "case", required=True, help="Case to check.")
+@click.option("--case", "case", required=True, metavar="CASE", help="Case to check.")
 @case_options
 @pass_state
 def validate(state: _State, case: str, options: CaseOptions) -> None:
