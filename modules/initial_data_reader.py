@@ -103,9 +103,8 @@ class InitialDataReader(BasePlugin):
         ground = {
             f"{w}_mps": wheel[w].to_numpy(dtype="float64") * self.wheel_radius_m for w in WHEELS
         }
-        hub["wheel"] = pd.DataFrame(
-            {"t_s": wheel["t_s"].to_numpy(), **ground, "speed_mps": _nanmean(ground.values())}
-        )
+        columns = {"t_s": wheel["t_s"].to_numpy(), **ground, "speed_mps": _nanmean(ground.values())}
+        hub["wheel"] = pd.DataFrame(columns, copy=False)  # the arrays are ours: no second copy
         imu = _tidy(hub["imu_raw"], "imu_raw")
         hub["imu"] = _as_float(imu, ("ax", "ay", "az", "yaw_rate"), "imu")
         gps = _tidy(hub["gps_raw"], "gps_raw")
