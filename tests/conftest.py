@@ -6,7 +6,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,16 @@ class CliResult:
     code: int
     out: str
     err: str
+
+
+@pytest.fixture(autouse=True)
+def forget_plugin_modules() -> Iterator[None]:
+    """Drop the plugin modules a test imported (in-process runs), so tests stay independent."""
+    before = {name for name in sys.modules if name.startswith("datareplay_plugins")}
+    yield
+    for name in [n for n in sys.modules if n.startswith("datareplay_plugins")]:
+        if name not in before:
+            del sys.modules[name]
 
 
 @pytest.fixture(scope="session")

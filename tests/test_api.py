@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,14 +30,6 @@ MIN_STOP = "pipeline.EventDetector.params.min_stop_s"
 RATE = "pipeline.SignalAligner.params.rate_hz"
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    """Drop the plugin modules the API imported, so tests stay independent."""
-    before = {name for name in sys.modules if name.startswith("datareplay_plugins")}
-    yield
-    for name in [n for n in sys.modules if n.startswith("datareplay_plugins")]:
-        if name not in before:
-            del sys.modules[name]
 
 
 def step_index(project: Path, plugin: str) -> int:

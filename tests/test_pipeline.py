@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -83,13 +81,6 @@ data_sources:
 """
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    before = set(sys.modules)
-    yield
-    for name in [n for n in sys.modules if n not in before]:
-        if name.startswith("datareplay_plugins"):
-            del sys.modules[name]
 
 
 class Case:

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import Distribution
 from pathlib import Path
@@ -37,14 +36,6 @@ DEMO_PLUGINS = [
 NUMBERS = [1.0, 2.0, 3.5, -4.0]
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    """Drop the plugin modules in-process CLI runs imported, so tests stay independent."""
-    before = {name for name in sys.modules if name.startswith(PLUGIN_PACKAGE_PREFIX)}
-    yield
-    for name in [n for n in sys.modules if n.startswith(PLUGIN_PACKAGE_PREFIX)]:
-        if name not in before:
-            del sys.modules[name]
 
 
 # -- helpers ---------------------------------------------------------------------------

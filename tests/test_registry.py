@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,6 @@ from datareplay.registry import PluginInfo, PluginRegistry
 PREFIX = "datareplay_plugins"
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    before = {name for name in sys.modules if name.startswith(PREFIX)}
-    yield
-    for name in [n for n in sys.modules if n.startswith(PREFIX) and n not in before]:
-        del sys.modules[name]
 
 
 def imported(stem: str) -> bool:

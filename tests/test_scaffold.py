@@ -6,7 +6,6 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -28,14 +27,6 @@ EXPECTED_FILES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    """Drop the plugin modules in-process CLI runs imported, so tests stay independent."""
-    before = {name for name in sys.modules if name.startswith("datareplay_plugins")}
-    yield
-    for name in [n for n in sys.modules if n.startswith("datareplay_plugins")]:
-        if name not in before:
-            del sys.modules[name]
 
 
 def shipped_files(folder: Traversable, prefix: str = "") -> dict[str, bytes]:

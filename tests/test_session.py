@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,14 +29,6 @@ DEMO_STEPS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def forget_plugin_modules() -> Iterator[None]:
-    """Drop the plugin modules a session imported, so tests stay independent."""
-    before = {name for name in sys.modules if name.startswith("datareplay_plugins")}
-    yield
-    for name in [n for n in sys.modules if n.startswith("datareplay_plugins")]:
-        if name not in before:
-            del sys.modules[name]
 
 
 @pytest.fixture
