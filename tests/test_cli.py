@@ -275,3 +275,19 @@ def test_no_command_shows_the_help(project: Path, cli) -> None:
     assert result.code == 0
     assert result.out.startswith("Usage: datareplay [OPTIONS] COMMAND [ARGS]...")
     assert "pipeline" in result.out and result.err == ""
+
+
+def test_generate_data_without_a_generator_says_what_to_add(bare_project: Path, cli) -> None:
+    (bare_project / "scripts" / "generation.py").unlink()
+    result = cli(bare_project, "generate-data")
+    assert result.code == 2
+    assert "this project has no scripts/generation.py" in result.err
+    (bare_project / "scripts" / "generation.py").write_text("def make():\n    pass\n")
+    result = cli(bare_project, "generate-data")
+    assert result.code == 2
+    assert "has no generate(root, *, rows, seed) function" in result.err
+    (bare_project / "scripts" / "generation.py").write_text("import no_such_module\n")
+    result = cli(bare_project, "generate-data")
+    assert result.code == 2
+    assert "scripts/generation.py failed to import: ModuleNotFoundError" in result.err
+    assert not (bare_project / "data").exists()
