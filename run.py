@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from datareplay.cli import main
+from datareplay.cli.main import main
 
 if __name__ == "__main__":
     os.environ.setdefault("DATAREPLAY_PROJECT", str(Path(__file__).resolve().parent))

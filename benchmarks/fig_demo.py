@@ -286,7 +286,7 @@ def _deep_size(value: Any) -> int:
 def dataset_sizes(project: Path) -> tuple[dict[str, int], list[Any]]:
     """Deep in-memory size of every dataset of the demo, loaded from its file, and the
     plan's steps (for which datasets are alive together)."""
-    from datareplay.project import Project
+    from datareplay.project.paths import Project
     from datareplay.session import Session
 
     opened = Session(Project.at(project)).open_case("demo")

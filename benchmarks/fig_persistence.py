@@ -80,8 +80,8 @@ def _raw_save(fmt: str, frame: pd.DataFrame, path: Path) -> None:
 
 
 def _hub(fmt: str, path: Path, root: Path) -> Any:
-    from datareplay.data_hub import DataHub, DataSource
-    from datareplay.formats import FORMATS as ENGINE_FORMATS
+    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.formats import FORMATS as ENGINE_FORMATS
 
     return DataHub({"d": DataSource("d", ENGINE_FORMATS[fmt], path)}, project_root=root)
 

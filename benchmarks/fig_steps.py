@@ -90,8 +90,8 @@ def case_yaml(n: int) -> str:
 def make_chain_project(root: Path, lengths: tuple[int, ...]) -> dict[int, str]:
     """Write the project; return, per chain length, why its case.yaml needs raised YAML
     limits (empty when the engine's defaults accept it)."""
+    from datareplay.config.safe_yaml import parse_yaml
     from datareplay.errors import ConfigError
-    from datareplay.safe_yaml import parse_yaml
 
     (root / "config").mkdir(parents=True)
     (root / "modules").mkdir()
@@ -115,7 +115,7 @@ def make_chain_project(root: Path, lengths: tuple[int, ...]) -> dict[int, str]:
 @contextmanager
 def raised_yaml_limits() -> Iterator[None]:
     """Lift the engine's YAML caps (1 MiB, 100,000 values) for the longest chains."""
-    import datareplay.safe_yaml as safe_yaml
+    import datareplay.config.safe_yaml as safe_yaml
 
     saved = safe_yaml.MAX_BYTES, safe_yaml.MAX_NODES
     safe_yaml.MAX_BYTES, safe_yaml.MAX_NODES = 1 << 30, 10**8
@@ -172,7 +172,7 @@ class Chain:
 
 
 def _engine_run(root: Path, n: int) -> tuple[float, float]:
-    from datareplay.project import Project
+    from datareplay.project.paths import Project
     from datareplay.session import Session
 
     session = Session(Project.at(root))
@@ -185,7 +185,7 @@ def _engine_run(root: Path, n: int) -> tuple[float, float]:
 
 
 def _plugins(root: Path) -> tuple[type[Any], type[Any]]:
-    from datareplay.project import Project
+    from datareplay.project.paths import Project
     from datareplay.session import Session
 
     registry = Session(Project.at(root)).registry(["modules"])

@@ -22,7 +22,7 @@ ARGS = ["pipeline", "--case", "demo"]
 def _with_pyinstrument(text: Path, html: Path | None) -> int:
     from pyinstrument import Profiler
 
-    from datareplay.cli import main
+    from datareplay.cli.main import main
 
     profiler = Profiler(interval=0.001)
     profiler.start()
@@ -36,7 +36,7 @@ def _with_pyinstrument(text: Path, html: Path | None) -> int:
 
 
 def _with_cprofile(text: Path) -> int:
-    from datareplay.cli import main
+    from datareplay.cli.main import main
 
     profiler = cProfile.Profile()
     code = profiler.runcall(main, ARGS, prog_name="python run.py")

@@ -43,8 +43,8 @@ def frame(version: int, rows: int) -> Any:
 
 def writer(target: str, fmt: str, rows: int, ready: Any) -> None:
     """Child process: write two versions of one dataset alternately, forever."""
-    from datareplay.data_hub import DataHub, DataSource
-    from datareplay.formats import FORMATS as KNOWN
+    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.formats import FORMATS as KNOWN
 
     path = Path(target)
     hub = DataHub({"d": DataSource("d", KNOWN[fmt], path, trusted=True)}, project_root=path.parent)
@@ -61,8 +61,8 @@ def check(target: Path, fmt: str, rows: int) -> str:
 
     Raises AssertionError for anything else.
     """
-    from datareplay.atomic import sweep_temporaries
-    from datareplay.formats import FORMATS as KNOWN
+    from datareplay.data.atomic import sweep_temporaries
+    from datareplay.data.formats import FORMATS as KNOWN
 
     mid_write = " mid-write" if sweep_temporaries([target]) else ""
     leftovers = [p.name for p in target.parent.iterdir() if p != target]

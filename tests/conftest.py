@@ -78,7 +78,7 @@ def cli(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., CliResult]:
     """Run the CLI in-process on a project folder and capture what it prints."""
-    from datareplay.cli import main
+    from datareplay.cli.main import main
 
     def run(project_dir: Path, *args: str) -> CliResult:
         monkeypatch.chdir(project_dir)

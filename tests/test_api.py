@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from datareplay.api import load_config, open_hub, run_pipeline, run_plugin
-from datareplay.data_hub import DataHub, Status
+from datareplay.data.catalog import DataHub, Status
 from datareplay.errors import (
     ConfigError,
     DataReplayError,
@@ -16,7 +16,7 @@ from datareplay.errors import (
     UnknownNameError,
     UsageError,
 )
-from datareplay.runner import RunResult
+from datareplay.run.runner import RunResult
 
 DEMO_STEPS = [
     "InitialDataReader",
@@ -28,8 +28,6 @@ DEMO_STEPS = [
 ]
 MIN_STOP = "pipeline.EventDetector.params.min_stop_s"
 RATE = "pipeline.SignalAligner.params.rate_hz"
-
-
 
 
 def step_index(project: Path, plugin: str) -> int:

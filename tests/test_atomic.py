@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.atomic: whole-file replacement that never leaves a half file."""
+"""Unit tests of datareplay.data.atomic: whole-file replacement that never leaves a half file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datareplay.atomic import (
+from datareplay.data.atomic import (
     TMP_MARKER,
     atomic_target,
     atomic_write_bytes,

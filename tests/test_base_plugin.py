@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.base_plugin: Param declarations, resolution and the contract."""
+"""Unit tests of datareplay.plugins.base: Param declarations, resolution and the contract."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from datareplay.base_plugin import BasePlugin, Param, check_plugin_class
-from datareplay.data_hub import DataHub
+from datareplay.data.catalog import DataHub
 from datareplay.errors import ConfigError, PluginDefinitionError
+from datareplay.plugins.base import BasePlugin, Param, check_plugin_class
 
 
 class Detector(BasePlugin):

@@ -33,7 +33,7 @@ DEMO_SOURCES = [
 def test_help_imports_no_data_library_and_no_plugin() -> None:
     code = (
         "import sys\n"
-        "from datareplay.cli import main\n"
+        "from datareplay.cli.main import main\n"
         "rc = main(['--help'])\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pandas', 'pyarrow', 'numpy', 'pydantic') or m.startswith('datareplay_plugins'))\n"
@@ -204,7 +204,10 @@ def test_debug_shows_the_traceback(project: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["pipeline", "--case", "dmeo"], "unknown case 'dmeo' (no cases/dmeo/case.yaml); did you mean 'demo'?"),
+        (
+            ["pipeline", "--case", "dmeo"],
+            "unknown case 'dmeo' (no cases/dmeo/case.yaml); did you mean 'demo'?",
+        ),
         (["pipeline", "--case", "../x"], "invalid case name '../x'"),
         (["pipeline", "--case", "/abs"], "invalid case name '/abs'"),
         (["pipeline", "--case", "x", "--template", "../demo"], "invalid template name"),

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from datareplay.config_manager import CaseConfig, ConfigManager
+from datareplay.config.manager import CaseConfig, ConfigManager
 from datareplay.errors import ConfigError, UnknownNameError, UnsafeNameError
-from datareplay.project import Project
+from datareplay.project.paths import Project
 
 GLOBAL = """\
 project:

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.config_manager and config_schema: layering, origins, checks."""
+"""Unit tests of datareplay.config.manager and config_schema: layering, origins, checks."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datareplay.config_manager import CaseConfig, ConfigManager, MergedConfig
-from datareplay.config_schema import Settings, known_keys
+from datareplay.config.manager import CaseConfig, ConfigManager, MergedConfig
+from datareplay.config.safe_yaml import parse_yaml
+from datareplay.config.schema import Settings, known_keys
 from datareplay.errors import ConfigError, UnknownNameError, UnsafeNameError
-from datareplay.project import Project
-from datareplay.safe_yaml import parse_yaml
+from datareplay.project.paths import Project
 
 GLOBAL = """\
 project:

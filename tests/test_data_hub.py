@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.data_hub: lazy loading, cache, atomic writes, step views."""
+"""Unit tests of datareplay.data.catalog: lazy loading, cache, atomic writes, step views."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from datareplay.atomic import TMP_MARKER
-from datareplay.data_hub import DataHub, DataSource, SourceSummary, Status
+from datareplay.data.atomic import TMP_MARKER
+from datareplay.data.catalog import DataHub, DataSource, SourceSummary, Status
+from datareplay.data.formats import FORMATS, Format
 from datareplay.errors import DataAccessError, PersistenceError
-from datareplay.formats import FORMATS, Format
 
 
 class CountingFormat:

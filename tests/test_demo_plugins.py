@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from datareplay import BasePlugin
-from datareplay.base_plugin import check_plugin_class
+from datareplay.plugins.base import check_plugin_class
 
 pytestmark = pytest.mark.filterwarnings("error")
 

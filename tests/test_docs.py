@@ -1,12 +1,12 @@
-"""Unit tests of datareplay.docs: PLUGINS.md sections, index, groups and broken plugins."""
+"""Unit tests of datareplay.plugins.docs: PLUGINS.md sections, index, groups and broken plugins."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from datareplay import BasePlugin, DataHub, Param
-from datareplay.docs import HEADER, plugin_section, render
-from datareplay.registry import PluginInfo
+from datareplay.plugins.docs import HEADER, plugin_section, render
+from datareplay.plugins.registry import PluginInfo
 
 
 class Detector(BasePlugin):
@@ -111,7 +111,7 @@ def test_render_index_groups_and_sections_in_order() -> None:
     infos = [
         info(Detector, "modules"),
         info(Bare, "modules"),
-        info(Alpha, "datareplay (installed)", origin="datareplay.quality.plugins:Alpha"),
+        info(Alpha, "datareplay (installed)", origin="datareplay.plugins.builtin.quality:Alpha"),
     ]
     text = render(infos)
     assert text.startswith(HEADER)
@@ -119,7 +119,7 @@ def test_render_index_groups_and_sections_in_order() -> None:
         "| plugin | summary | from |\n| --- | --- | --- |\n"
         "| [Detector](#detector) | Find events \\| fast. | `modules/Detector.py` |\n"
         "| [Bare](#bare) | Does nothing. | `modules/Bare.py` |\n"
-        "| [Alpha](#alpha) | First plugin. | `datareplay.quality.plugins:Alpha` |\n"
+        "| [Alpha](#alpha) | First plugin. | `datareplay.plugins.builtin.quality:Alpha` |\n"
     ) in text
     first = text.index("## From modules\n")
     second = text.index("## From datareplay (installed)\n")

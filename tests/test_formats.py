@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.formats: each storage format round-trips its values."""
+"""Unit tests of datareplay.data.formats: each storage format round-trips its values."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datareplay.formats import ALIASES, FORMATS, Format, describe, memory_bytes
+from datareplay.data.formats import ALIASES, FORMATS, Format, describe, memory_bytes
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.interpolation: ``${...}`` references in merged configuration."""
+"""Unit tests of datareplay.config.interpolation: ``${...}`` references in merged configuration."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from datareplay.config.interpolation import interpolate
+from datareplay.config.safe_yaml import KeyPath, format_path
 from datareplay.errors import ConfigError
-from datareplay.interpolation import interpolate
-from datareplay.safe_yaml import KeyPath, format_path
 
 BUILTINS = {"case.name": "demo", "case.folder": "cases/demo", "project.root": "/proj"}
 

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.locking: one writer per case, flock-based."""
+"""Unit tests of datareplay.project.locking: one writer per case, flock-based."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from datareplay.errors import CaseLockedError, ExitCode
-from datareplay.locking import LOCK_FILE, CaseLock
+from datareplay.project.locking import LOCK_FILE, CaseLock
 
 
 @pytest.fixture

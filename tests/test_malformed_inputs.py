@@ -50,81 +50,217 @@ BATTERY = [
     Bad("empty", "cases/demo/case.yaml: the file is empty", {CASE: ""}),
     Bad("list-document", "the top level must be a mapping of keys, got list", {CASE: "- a\n"}),
     Bad("scalar-document", "the top level must be a mapping of keys, got str", {CASE: "hello\n"}),
-    Bad("empty-pipeline", "the pipeline is empty", {CASE: case_with("pipeline:\n", "old:\n")
-                                                    .replace("old:\n", "pipeline: []\nold_steps:\n")
-                                                    .split("old_steps:")[0]}),
+    Bad(
+        "empty-pipeline",
+        "the pipeline is empty",
+        {
+            CASE: case_with("pipeline:\n", "old:\n")
+            .replace("old:\n", "pipeline: []\nold_steps:\n")
+            .split("old_steps:")[0]
+        },
+    ),
     Bad("duplicate-key", "duplicate key 'data_sources'", {CASE: GOOD_CASE + "data_sources: {}\n"}),
     Bad("tab-indent", "YAML syntax error", {CASE: "pipeline:\n\t- plugin: X\n"}),
     # -- case.yaml: types and keys
-    Bad("pipeline-not-list", "pipeline: Input should be a valid list",
-        {CASE: "data_sources: {}\npipeline:\n  first: {plugin: InitialDataReader}\n"}),
-    Bad("params-not-mapping", "params: Input should be a valid dictionary",
-        {CASE: case_with("      wheel_radius_m: 0.31", "      - 0.31")}),
-    Bad("read-only-not-bool", "read_only: Input should be a valid boolean",
-        {CASE: case_with("read_only: true", "read_only: maybe")}),
-    Bad("unknown-top-key", "unknown key 'pipline'; did you mean 'pipeline'?",
-        {CASE: GOOD_CASE + "pipline: []\n"}),
-    Bad("unknown-step-key", "unknown key 'pipeline[5].parms'; did you mean 'params'?",
-        {CASE: case_with("  - plugin: FeatureDeriver", "  - plugin: FeatureDeriver\n    parms: {}")}),
-    Bad("unknown-source-key", "unknown key 'data_sources.events.formt'; did you mean 'format'?",
-        {CASE: case_with("  events:\n    format: csv", "  events:\n    formt: csv")}),
-    Bad("unknown-format", "unknown format 'exel'", {CASE: case_with("format: csv", "format: exel")}),
+    Bad(
+        "pipeline-not-list",
+        "pipeline: Input should be a valid list",
+        {CASE: "data_sources: {}\npipeline:\n  first: {plugin: InitialDataReader}\n"},
+    ),
+    Bad(
+        "params-not-mapping",
+        "params: Input should be a valid dictionary",
+        {CASE: case_with("      wheel_radius_m: 0.31", "      - 0.31")},
+    ),
+    Bad(
+        "read-only-not-bool",
+        "read_only: Input should be a valid boolean",
+        {CASE: case_with("read_only: true", "read_only: maybe")},
+    ),
+    Bad(
+        "unknown-top-key",
+        "unknown key 'pipline'; did you mean 'pipeline'?",
+        {CASE: GOOD_CASE + "pipline: []\n"},
+    ),
+    Bad(
+        "unknown-step-key",
+        "unknown key 'pipeline[5].parms'; did you mean 'params'?",
+        {
+            CASE: case_with(
+                "  - plugin: FeatureDeriver", "  - plugin: FeatureDeriver\n    parms: {}"
+            )
+        },
+    ),
+    Bad(
+        "unknown-source-key",
+        "unknown key 'data_sources.events.formt'; did you mean 'format'?",
+        {CASE: case_with("  events:\n    format: csv", "  events:\n    formt: csv")},
+    ),
+    Bad(
+        "unknown-format", "unknown format 'exel'", {CASE: case_with("format: csv", "format: exel")}
+    ),
     # -- case.yaml: plugins and params
-    Bad("unknown-plugin", "unknown plugin 'EventDetektor'; did you mean 'EventDetector'?",
-        {CASE: case_with("plugin: EventDetector", "plugin: EventDetektor")}),
-    Bad("unknown-param", "unknown param 'rate_hzz' for plugin SignalAligner; did you mean 'rate_hz'?",
-        {CASE: case_with("rate_hz: 20.0", "rate_hzz: 20.0")}),
-    Bad("wrong-param-type", "param 'rate_hz' must be float, got str 'fast'",
-        {CASE: case_with("rate_hz: 20.0", "rate_hz: fast")}),
-    Bad("unknown-port", "plugin SignalCleaner has no input 'algned'; did you mean 'aligned'?",
-        {CASE: case_with("  - plugin: SignalCleaner", "  - plugin: SignalCleaner\n    inputs: {algned: aligned}")}),
-    Bad("undeclared-source", "output 'reprot' (mapped from output 'report') is not declared",
-        {CASE: case_with("  - plugin: ReportWriter", "  - plugin: ReportWriter\n    outputs: {report: reprot}")}),
-    Bad("duplicate-step", "step name 'FeatureDeriver' is used twice",
-        {CASE: GOOD_CASE + "  - plugin: FeatureDeriver\n"}),
-    Bad("two-writers", "data source 'report' is written by two steps",
-        {CASE: GOOD_CASE + "  - plugin: ReportWriter\n    name: again\n"}),
-    Bad("writes-read-only", "writes data source 'wheel', which is read_only",
-        {CASE: case_with("  wheel:\n    format: feather", "  wheel:\n    read_only: true\n    format: feather")}),
-    Bad("cycle", "the pipeline has a cycle",
-        {CASE: case_with("  - plugin: SignalAligner", "  - plugin: SignalAligner\n    inputs: {gps: report}")}),
-    Bad("missing-input", "needs input 'gps_raw'",
-        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: data/elsewhere/gps.parquet")}),
-    Bad("broken-module", "modules/broken_plugin.py failed to import: ModuleNotFoundError",
-        {CASE: case_with("plugin: ReportWriter", "plugin: Broken"),
-         BROKEN_MODULE: "import no_such_library_here\n"}),
+    Bad(
+        "unknown-plugin",
+        "unknown plugin 'EventDetektor'; did you mean 'EventDetector'?",
+        {CASE: case_with("plugin: EventDetector", "plugin: EventDetektor")},
+    ),
+    Bad(
+        "unknown-param",
+        "unknown param 'rate_hzz' for plugin SignalAligner; did you mean 'rate_hz'?",
+        {CASE: case_with("rate_hz: 20.0", "rate_hzz: 20.0")},
+    ),
+    Bad(
+        "wrong-param-type",
+        "param 'rate_hz' must be float, got str 'fast'",
+        {CASE: case_with("rate_hz: 20.0", "rate_hz: fast")},
+    ),
+    Bad(
+        "unknown-port",
+        "plugin SignalCleaner has no input 'algned'; did you mean 'aligned'?",
+        {
+            CASE: case_with(
+                "  - plugin: SignalCleaner",
+                "  - plugin: SignalCleaner\n    inputs: {algned: aligned}",
+            )
+        },
+    ),
+    Bad(
+        "undeclared-source",
+        "output 'reprot' (mapped from output 'report') is not declared",
+        {
+            CASE: case_with(
+                "  - plugin: ReportWriter",
+                "  - plugin: ReportWriter\n    outputs: {report: reprot}",
+            )
+        },
+    ),
+    Bad(
+        "duplicate-step",
+        "step name 'FeatureDeriver' is used twice",
+        {CASE: GOOD_CASE + "  - plugin: FeatureDeriver\n"},
+    ),
+    Bad(
+        "two-writers",
+        "data source 'report' is written by two steps",
+        {CASE: GOOD_CASE + "  - plugin: ReportWriter\n    name: again\n"},
+    ),
+    Bad(
+        "writes-read-only",
+        "writes data source 'wheel', which is read_only",
+        {
+            CASE: case_with(
+                "  wheel:\n    format: feather",
+                "  wheel:\n    read_only: true\n    format: feather",
+            )
+        },
+    ),
+    Bad(
+        "cycle",
+        "the pipeline has a cycle",
+        {
+            CASE: case_with(
+                "  - plugin: SignalAligner", "  - plugin: SignalAligner\n    inputs: {gps: report}"
+            )
+        },
+    ),
+    Bad(
+        "missing-input",
+        "needs input 'gps_raw'",
+        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: data/elsewhere/gps.parquet")},
+    ),
+    Bad(
+        "broken-module",
+        "modules/broken_plugin.py failed to import: ModuleNotFoundError",
+        {
+            CASE: case_with("plugin: ReportWriter", "plugin: Broken"),
+            BROKEN_MODULE: "import no_such_library_here\n",
+        },
+    ),
     # -- case.yaml: names and paths
-    Bad("path-traversal", "path '../../etc/passwd' resolves outside the project",
-        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: ../../etc/passwd")}),
-    Bad("absolute-path", "path '/etc/passwd' resolves outside the project",
-        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: /etc/passwd")}),
-    Bad("source-name-traversal", "invalid data source name '../x'",
-        {CASE: case_with("  report:\n", "  ../x: {}\n  report:\n")}),
-    Bad("step-name-slash", "invalid step name 'a/b'",
-        {CASE: case_with("  - plugin: ReportWriter", "  - plugin: ReportWriter\n    name: a/b")}),
+    Bad(
+        "path-traversal",
+        "path '../../etc/passwd' resolves outside the project",
+        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: ../../etc/passwd")},
+    ),
+    Bad(
+        "absolute-path",
+        "path '/etc/passwd' resolves outside the project",
+        {CASE: case_with("path: data/raw/drive/gps.parquet", "path: /etc/passwd")},
+    ),
+    Bad(
+        "source-name-traversal",
+        "invalid data source name '../x'",
+        {CASE: case_with("  report:\n", "  ../x: {}\n  report:\n")},
+    ),
+    Bad(
+        "step-name-slash",
+        "invalid step name 'a/b'",
+        {CASE: case_with("  - plugin: ReportWriter", "  - plugin: ReportWriter\n    name: a/b")},
+    ),
     # -- case.yaml: code, bombs, size, encoding
-    Bad("python-object-tag", "tag '!!python/object/apply:os.system' is not allowed",
-        {CASE: GOOD_CASE + "x: !!python/object/apply:os.system [touch /tmp/pwned]\n"}),
-    Bad("python-name-tag", "tag '!!python/name:os.system' is not allowed",
-        {CASE: GOOD_CASE + "x: !!python/name:os.system ''\n"}),
-    Bad("unknown-tag", "tag '!include' is not allowed", {CASE: GOOD_CASE + "x: !include other.yaml\n"}),
+    Bad(
+        "python-object-tag",
+        "tag '!!python/object/apply:os.system' is not allowed",
+        {CASE: GOOD_CASE + "x: !!python/object/apply:os.system [touch /tmp/pwned]\n"},
+    ),
+    Bad(
+        "python-name-tag",
+        "tag '!!python/name:os.system' is not allowed",
+        {CASE: GOOD_CASE + "x: !!python/name:os.system ''\n"},
+    ),
+    Bad(
+        "unknown-tag",
+        "tag '!include' is not allowed",
+        {CASE: GOOD_CASE + "x: !include other.yaml\n"},
+    ),
     Bad("alias-bomb", "after expanding aliases", {CASE: ALIAS_BOMB}),
-    Bad("oversized", "configuration files are limited to 8,388,608 bytes",
-        {CASE: GOOD_CASE + "# " + "x" * (8 * 1024 * 1024) + "\n"}),
-    Bad("latin-1", "not UTF-8 (invalid byte at offset", {CASE: "description: Stra\xdfe\n".encode("latin-1")}),
+    Bad(
+        "oversized",
+        "configuration files are limited to 8,388,608 bytes",
+        {CASE: GOOD_CASE + "# " + "x" * (8 * 1024 * 1024) + "\n"},
+    ),
+    Bad(
+        "latin-1",
+        "not UTF-8 (invalid byte at offset",
+        {CASE: "description: Stra\xdfe\n".encode("latin-1")},
+    ),
     # -- global.yaml
     Bad("global-syntax", "config/global.yaml:2:1: YAML syntax error", {GLOBAL: "data: {a\n"}),
-    Bad("global-unknown-key", "config/global.yaml:1: unknown key 'dta'; did you mean 'data'?",
-        {GLOBAL: "dta: {}\n"}),
-    Bad("global-wrong-type", "data.allowed_roots: Input should be a valid list",
-        {GLOBAL: "data:\n  allowed_roots: 5\n"}),
-    Bad("global-bad-default-format", "unknown format 'xlsx'", {GLOBAL: "data:\n  default_format: xlsx\n"}),
+    Bad(
+        "global-unknown-key",
+        "config/global.yaml:1: unknown key 'dta'; did you mean 'data'?",
+        {GLOBAL: "dta: {}\n"},
+    ),
+    Bad(
+        "global-wrong-type",
+        "data.allowed_roots: Input should be a valid list",
+        {GLOBAL: "data:\n  allowed_roots: 5\n"},
+    ),
+    Bad(
+        "global-bad-default-format",
+        "unknown format 'xlsx'",
+        {GLOBAL: "data:\n  default_format: xlsx\n"},
+    ),
     # -- templates
-    Bad("template-broken", "templates/bad_case.yaml:1: unknown key 'pipelin'",
-        {"templates/bad_case.yaml": "pipelin: []\n"}, ["pipeline", "--case", "fresh", "--template", "bad"]),
-    Bad("template-unknown", "unknown template 'dem'", {}, ["pipeline", "--case", "fresh", "--template", "dem"]),
-    Bad("template-traversal", "invalid template name '../demo'", {},
-        ["pipeline", "--case", "fresh", "--template", "../demo"]),
+    Bad(
+        "template-broken",
+        "templates/bad_case.yaml:1: unknown key 'pipelin'",
+        {"templates/bad_case.yaml": "pipelin: []\n"},
+        ["pipeline", "--case", "fresh", "--template", "bad"],
+    ),
+    Bad(
+        "template-unknown",
+        "unknown template 'dem'",
+        {},
+        ["pipeline", "--case", "fresh", "--template", "dem"],
+    ),
+    Bad(
+        "template-traversal",
+        "invalid template name '../demo'",
+        {},
+        ["pipeline", "--case", "fresh", "--template", "../demo"],
+    ),
     # -- command-line flags
     Bad("unknown-option", "No such option '--cas'", {}, ["pipeline", "--cas", "demo"]),
     Bad("missing-case", "Missing option '--case'", {}, ["pipeline"]),
@@ -138,11 +274,24 @@ BATTERY = [
     Bad("case-nul", "invalid case name 'a\\x00b'", {}, ["pipeline", "--case", "a\x00b"]),
     Bad("case-overlong", "invalid case name 'aaaa", {}, ["pipeline", "--case", "a" * 100]),
     Bad("case-lookalike", "invalid case name 'd\u0435mo'", {}, ["pipeline", "--case", "d\u0435mo"]),
-    Bad("case-unknown", "unknown case 'dem' (no cases/dem/case.yaml); did you mean 'demo'?", {}, ["pipeline", "--case", "dem"]),
-    Bad("plugin-traversal", "invalid case name '../../x'", {},
-        ["plugin", "EventDetector", "--case", "../../x"]),
-    Bad("plugin-unknown-step", "case 'demo' has no step or plugin 'Nope'", {},
-        ["plugin", "Nope", "--case", "demo"]),
+    Bad(
+        "case-unknown",
+        "unknown case 'dem' (no cases/dem/case.yaml); did you mean 'demo'?",
+        {},
+        ["pipeline", "--case", "dem"],
+    ),
+    Bad(
+        "plugin-traversal",
+        "invalid case name '../../x'",
+        {},
+        ["plugin", "EventDetector", "--case", "../../x"],
+    ),
+    Bad(
+        "plugin-unknown-step",
+        "case 'demo' has no step or plugin 'Nope'",
+        {},
+        ["plugin", "Nope", "--case", "demo"],
+    ),
 ]
 
 
@@ -152,9 +301,7 @@ def test_the_battery_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("bad", BATTERY, ids=[bad.id for bad in BATTERY])
-def test_bad_input_exits_2_with_one_line_and_changes_nothing(
-    project: Path, cli, bad: Bad
-) -> None:
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(project: Path, cli, bad: Bad) -> None:
     for name, content in bad.files.items():
         path = project / name
         if isinstance(content, bytes):

@@ -1,4 +1,4 @@
-"""Unit and property tests of datareplay.merged_config: layers, origins and render_yaml."""
+"""Unit and property tests of datareplay.config.merged: layers, origins and render_yaml."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from datareplay.config.merged import MergedConfig, render_yaml
+from datareplay.config.safe_yaml import KeyPath, YamlDocument, parse_yaml
 from datareplay.errors import ConfigError
-from datareplay.merged_config import MergedConfig, render_yaml
-from datareplay.safe_yaml import KeyPath, YamlDocument, parse_yaml
 
 # -- reference model -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.names: safe names and paths that stay inside the project."""
+"""Unit tests of datareplay.project.names: safe names and paths that stay inside the project."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datareplay.errors import UnsafeNameError, UsageError
-from datareplay.names import check_name, contained_path, inside
+from datareplay.project.names import check_name, contained_path, inside
 
 SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

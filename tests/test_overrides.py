@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.overrides: parsing ``--set key.path=value`` and resolving keys."""
+"""Unit tests of datareplay.config.overrides: parsing ``--set key.path=value`` and resolving keys."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from datareplay.config_manager import _known
+from datareplay.config.manager import _known
+from datareplay.config.overrides import Override, resolve_path
+from datareplay.config.safe_yaml import KeyPath
 from datareplay.errors import ConfigError
-from datareplay.overrides import Override, resolve_path
-from datareplay.safe_yaml import KeyPath
 
 # -- Override.parse ------------------------------------------------------------------------
 

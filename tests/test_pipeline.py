@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.pipeline: every pipeline problem is found before anything runs."""
+"""Unit tests of datareplay.plan.builder: every pipeline problem is found before anything runs."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datareplay.config_manager import ConfigManager
-from datareplay.data_hub import DataHub
+from datareplay.config.manager import ConfigManager
+from datareplay.data.catalog import DataHub
 from datareplay.errors import (
     ConfigError,
     MissingInputError,
     PipelineError,
     UnknownNameError,
 )
-from datareplay.pipeline import Plan, Step, build_plan
-from datareplay.project import Project
-from datareplay.registry import PluginRegistry
+from datareplay.plan.builder import Plan, Step, build_plan
+from datareplay.plugins.registry import PluginRegistry
+from datareplay.project.paths import Project
 
 PLUGINS = '''
 import pandas as pd
@@ -81,8 +81,6 @@ data_sources:
 """
 
 
-
-
 class Case:
     """A temporary project with one case, its sources and a registry."""
 
@@ -98,7 +96,9 @@ class Case:
         self.manager = ConfigManager(self.project)
         self.config = self.manager.load_case("demo")
         self.sources = self.manager.data_sources(self.config)
-        self.registry = PluginRegistry([self.project.root / "modules"], project_root=root, entry_points=())
+        self.registry = PluginRegistry(
+            [self.project.root / "modules"], project_root=root, entry_points=()
+        )
 
     def plan(self) -> Plan:
         return build_plan(self.config, self.sources, self.registry)

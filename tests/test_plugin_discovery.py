@@ -36,8 +36,6 @@ DEMO_PLUGINS = [
 NUMBERS = [1.0, 2.0, 3.5, -4.0]
 
 
-
-
 # -- helpers ---------------------------------------------------------------------------
 
 
@@ -583,7 +581,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_listing_plugins_imports_no_pandas_when_no_plugin_does(light_project: Path) -> None:
     code = (
         "import sys\n"
-        "from datareplay.cli import main\n"
+        "from datareplay.cli.main import main\n"
         "rc = main(['--project', sys.argv[1], 'plugins'])\n"
         "print('PANDAS', 'pandas' in sys.modules, rc)\n"
     )
@@ -597,7 +595,7 @@ def test_listing_plugins_imports_no_pandas_when_no_plugin_does(light_project: Pa
 def test_help_imports_no_plugin_module(light_project: Path) -> None:
     code = (
         "import sys\n"
-        "from datareplay.cli import main\n"
+        "from datareplay.cli.main import main\n"
         "for args in (['--help'], ['plugins', '--help'], ['describe', '--help']):\n"
         "    rc = main(['--project', sys.argv[1], *args])\n"
         "    print('RC', rc)\n"

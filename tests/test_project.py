@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.project: finding a project, cases, templates, creating a case."""
+"""Unit tests of datareplay.project.paths: finding a project, cases, templates, creating a case."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from datareplay.errors import UnknownNameError, UnsafeNameError, UsageError
-from datareplay.project import CASE_FILE, Project
+from datareplay.project.paths import CASE_FILE, Project
 
 TEMPLATE = b"description: from template\npipeline: []\n"
 

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.registry: lazy plugin discovery that isolates broken modules."""
+"""Unit tests of datareplay.plugins.registry: lazy plugin discovery that isolates broken modules."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from datareplay.base_plugin import BasePlugin
 from datareplay.errors import PluginDefinitionError, UnknownNameError
-from datareplay.registry import PluginInfo, PluginRegistry
+from datareplay.plugins.base import BasePlugin
+from datareplay.plugins.registry import PluginInfo, PluginRegistry
 
 PREFIX = "datareplay_plugins"
-
-
 
 
 def imported(stem: str) -> bool:
@@ -65,7 +63,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def registry(root: Path, *folders: str) -> PluginRegistry:
-    return PluginRegistry([root / f for f in (folders or ("modules",))], project_root=root, entry_points=())
+    return PluginRegistry(
+        [root / f for f in (folders or ("modules",))], project_root=root, entry_points=()
+    )
 
 
 def test_discovers_plugins_in_folder(root: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import REPO, run_subprocess, tree_hash
 from datareplay.errors import CaseLockedError
-from datareplay.locking import CaseLock
+from datareplay.project.locking import CaseLock
 
 sys.path.insert(0, str(REPO / "scripts"))
 import soak_atomic
@@ -126,8 +126,9 @@ pipeline:
 """
 
 
-def write_case(root: Path, *, case: str = "r", version: int = 1, sleep: float = 0.0,
-               mode: str = "ok") -> None:
+def write_case(
+    root: Path, *, case: str = "r", version: int = 1, sleep: float = 0.0, mode: str = "ok"
+) -> None:
     folder = root / "cases" / case
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "case.yaml").write_text(CASE.format(version=version, sleep=sleep, mode=mode))
@@ -314,9 +315,9 @@ FILL_DISK = textwrap.dedent(
     import resource, signal, sys
     from pathlib import Path
     import numpy as np, pandas as pd
-    from datareplay.data_hub import DataHub, DataSource
+    from datareplay.data.catalog import DataHub, DataSource
     from datareplay.errors import PersistenceError
-    from datareplay.formats import FORMATS
+    from datareplay.data.formats import FORMATS
 
     target = Path(sys.argv[1])
     hub = DataHub({"d": DataSource("d", FORMATS[sys.argv[2]], target)},
@@ -334,7 +335,7 @@ FILL_DISK = textwrap.dedent(
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "feather"])
 def test_disk_full_keeps_the_old_version_and_no_temporary(tmp_path: Path, fmt: str) -> None:
-    from datareplay.formats import FORMATS
+    from datareplay.data.formats import FORMATS
 
     target = tmp_path / f"d.{fmt}"
     old = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
@@ -389,8 +390,7 @@ def test_pickle_outside_the_case_store_is_not_unpickled(mini: Path, cli) -> None
     case = mini / "cases" / "p"
     case.mkdir()
     (case / "case.yaml").write_text(
-        "data_sources:\n  obj: {path: data/planted.pkl}\n  out: {}\n"
-        "pipeline:\n  - plugin: Reader\n"
+        "data_sources:\n  obj: {path: data/planted.pkl}\n  out: {}\npipeline:\n  - plugin: Reader\n"
     )
     refused = cli(mini, "pipeline", "--case", "p")
     assert refused.code == 1

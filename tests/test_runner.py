@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.runner: step order, results, memory release, failures, run ids."""
+"""Unit tests of datareplay.run.runner: step order, results, memory release, failures, run ids."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 import pytest
 
 from datareplay import BasePlugin, DataHub, Param
-from datareplay.data_hub import DataSource, Status
+from datareplay.data.catalog import DataSource, Status
+from datareplay.data.formats import FORMATS
 from datareplay.errors import DataAccessError, StepFailed
-from datareplay.formats import FORMATS
-from datareplay.pipeline import Plan, Step
-from datareplay.runner import PipelineRunner, RunResult, StepResult, new_run_id
+from datareplay.plan.builder import Plan, Step
+from datareplay.run.runner import PipelineRunner, RunResult, StepResult, new_run_id
 
 CASE = "unit"
 RUN_ID = "20260101-000000-abcdef"

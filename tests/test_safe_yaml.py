@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.safe_yaml: plain values only, line tracking, hard limits."""
+"""Unit tests of datareplay.config.safe_yaml: plain values only, line tracking, hard limits."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datareplay.errors import ConfigError
-from datareplay.safe_yaml import (
+from datareplay.config.safe_yaml import (
     MAX_BYTES,
     MAX_DEPTH,
     YamlDocument,
@@ -22,6 +21,7 @@ from datareplay.safe_yaml import (
     load_yaml,
     parse_yaml,
 )
+from datareplay.errors import ConfigError
 
 
 def parse(text: str | bytes, source: str = "f.yaml") -> YamlDocument:
@@ -376,14 +376,7 @@ def test_load_yaml_on_a_folder_is_config_error(tmp_path: Path) -> None:
 
 
 def test_merge_key_copies_mapping_and_explicit_keys_win() -> None:
-    doc = parse(
-        "base: &b\n"
-        "  x: 1\n"
-        "  y: 2\n"
-        "prod:\n"
-        "  <<: *b\n"
-        "  y: 3\n"
-    )
+    doc = parse("base: &b\n  x: 1\n  y: 2\nprod:\n  <<: *b\n  y: 3\n")
     assert doc.data == {"base": {"x": 1, "y": 2}, "prod": {"x": 1, "y": 3}}
     assert "<<" not in doc.data["prod"]
 
@@ -395,11 +388,7 @@ def test_merge_key_after_explicit_key_does_not_override_it() -> None:
 
 def test_merge_of_sequence_earlier_mappings_win() -> None:
     doc = parse(
-        "one: &one {a: 1, b: 1}\n"
-        "two: &two {b: 2, c: 2}\n"
-        "both:\n"
-        "  <<: [*one, *two]\n"
-        "  c: 3\n"
+        "one: &one {a: 1, b: 1}\ntwo: &two {b: 2, c: 2}\nboth:\n  <<: [*one, *two]\n  c: 3\n"
     )
     assert doc.data["both"] == {"a": 1, "b": 1, "c": 3}
 

@@ -27,8 +27,6 @@ EXPECTED_FILES = {
 }
 
 
-
-
 def shipped_files(folder: Traversable, prefix: str = "") -> dict[str, bytes]:
     """The files of the package's scaffold folder, by relative path."""
     found: dict[str, bytes] = {}
@@ -64,7 +62,7 @@ def test_init_creates_the_scaffold_files(tmp_path: Path, cli) -> None:
     target = tmp_path / "myproj"
     created = project_files(target)
     assert set(created) >= EXPECTED_FILES
-    assert created == shipped_files(files("datareplay") / "scaffold")  # byte for byte
+    assert created == shipped_files(files("datareplay.project") / "skeleton")  # byte for byte
     assert result.out.splitlines() == [
         f"created a Data Replay project in myproj ({len(created)} files); try:",
         "  cd myproj && datareplay pipeline --case example",
@@ -186,7 +184,7 @@ def test_init_where_the_parent_does_not_exist_exits_2(tmp_path: Path, cli) -> No
 def test_failed_init_leaves_nothing_behind(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datareplay import scaffold
+    from datareplay.project import scaffold
 
     real_copy = scaffold._copy
 

@@ -12,9 +12,9 @@ from datareplay.errors import (
     StepFailed,
     UnknownNameError,
 )
-from datareplay.locking import CaseLock
-from datareplay.project import Project
-from datareplay.runner import RunResult
+from datareplay.project.locking import CaseLock
+from datareplay.project.paths import Project
+from datareplay.run.runner import RunResult
 from datareplay.session import NO_OPTIONS, CaseOptions, OpenCase, Session
 
 DEMO_STEPS = [
@@ -27,8 +27,6 @@ DEMO_STEPS = [
     "EventDetector",
     "ReportWriter",
 ]
-
-
 
 
 @pytest.fixture

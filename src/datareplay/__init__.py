@@ -17,14 +17,14 @@ __version__ = "0.1.0"
 __all__ = ["BasePlugin", "DataHub", "Param", "__version__"]
 
 _HOMES = {
-    "BasePlugin": "datareplay.base_plugin",
-    "Param": "datareplay.base_plugin",
-    "DataHub": "datareplay.data_hub",
+    "BasePlugin": "datareplay.plugins.base",
+    "Param": "datareplay.plugins.base",
+    "DataHub": "datareplay.data.catalog",
 }
 
 if TYPE_CHECKING:
-    from datareplay.base_plugin import BasePlugin, Param
-    from datareplay.data_hub import DataHub
+    from datareplay.data.catalog import DataHub
+    from datareplay.plugins.base import BasePlugin, Param
 
 
 def __getattr__(name: str) -> Any:

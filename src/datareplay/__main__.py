@@ -1,5 +1,5 @@
 """``python -m datareplay`` runs the command line."""
 
-from datareplay.cli import run
+from datareplay.cli.main import run
 
 run()

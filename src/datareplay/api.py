@@ -22,10 +22,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from datareplay.config_manager import CaseConfig
-from datareplay.data_hub import DataHub
-from datareplay.project import Project
-from datareplay.runner import RunResult
+from datareplay.config.manager import CaseConfig
+from datareplay.data.catalog import DataHub
+from datareplay.project.paths import Project
+from datareplay.run.runner import RunResult
 from datareplay.session import CaseOptions, Session
 
 Overrides = Mapping[str, Any] | Sequence[str] | str

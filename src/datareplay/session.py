@@ -13,15 +13,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from datareplay.atomic import probe_writable, sweep_temporaries
-from datareplay.config_manager import CaseConfig, ConfigManager
-from datareplay.data_hub import DataHub
+from datareplay.config.manager import CaseConfig, ConfigManager
+from datareplay.data.atomic import probe_writable, sweep_temporaries
+from datareplay.data.catalog import DataHub
 from datareplay.errors import MissingInputError, UsageError
-from datareplay.locking import CaseLock
-from datareplay.pipeline import Plan, Step, build_plan
-from datareplay.project import Project
-from datareplay.registry import PluginRegistry
-from datareplay.runner import PipelineRunner, RunResult
+from datareplay.plan.builder import Plan, Step, build_plan
+from datareplay.plugins.registry import PluginRegistry
+from datareplay.project.locking import CaseLock
+from datareplay.project.paths import Project
+from datareplay.run.runner import PipelineRunner, RunResult
 
 log = logging.getLogger("datareplay")
 
@@ -96,7 +96,7 @@ class Session:
 
     def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
         """Generate the project's raw data if inputs under data.raw_root are missing."""
-        from datareplay.data_generation import generate_data, generator_path
+        from datareplay.project.generation import generate_data, generator_path
 
         raw_root = (self.project.root / opened.config.settings.data.raw_root).resolve()
         missing = [
@@ -120,7 +120,7 @@ class Session:
         opened = self.open_case(case, options)
         missing = [name for name in opened.plan.external_inputs if not opened.hub.available(name)]
         if missing:
-            from datareplay.data_generation import generator_path
+            from datareplay.project.generation import generator_path
 
             source = opened.hub.sources[missing[0]]
             fix = (

@@ -1,7 +1,7 @@
-"""Data quality: checks declared next to the data, a gate step and a profiling step.
+"""Data quality checks: declared next to the data, evaluated on DataFrames.
 
-``specs`` validates check declarations when configuration is loaded, ``evaluate`` runs
-them on DataFrames, and ``plugins`` holds the built-in ``QualityGate`` and
-``DataProfiler``, registered through the ``datareplay.plugins`` entry point like any
-third-party plugin. pandas and pandera are imported only when a check runs.
+``specs`` validates check declarations when configuration is loaded and ``evaluate`` runs
+them, each giving a ``CheckResult``. The built-in ``QualityGate`` and ``DataProfiler``
+plugins that use them live in ``datareplay.plugins.builtin.quality``. pandas and pandera
+are imported only when a check runs.
 """

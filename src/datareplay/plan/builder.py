@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
-from datareplay.base_plugin import BasePlugin
 from datareplay.errors import (
     ConfigError,
     MissingInputError,
@@ -23,11 +22,12 @@ from datareplay.errors import (
     UnknownNameError,
     did_you_mean,
 )
+from datareplay.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
-    from datareplay.config_manager import CaseConfig
-    from datareplay.data_hub import DataHub, DataSource
-    from datareplay.registry import PluginRegistry
+    from datareplay.config.manager import CaseConfig
+    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.plugins.registry import PluginRegistry
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def build_plan(
     config: CaseConfig, sources: Mapping[str, DataSource], registry: PluginRegistry
 ) -> Plan:
     """Check the case's pipeline against its plugins and sources; return the ordered plan."""
-    from datareplay.config_manager import merged_where
+    from datareplay.config.manager import merged_where
 
     case = config.name
     steps: list[Step] = []
@@ -173,7 +173,7 @@ def build_plan(
 
 def _param_origin(config: CaseConfig, index: int) -> Callable[[str], str]:
     """Where the value of a step's param came from, for error messages."""
-    from datareplay.config_manager import merged_where
+    from datareplay.config.manager import merged_where
 
     def origin(name: str) -> str:
         where = merged_where(config, ("pipeline", index, "params", name))

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from datareplay.config.safe_yaml import KeyPath, format_path, parse_yaml
 from datareplay.errors import ConfigError, did_you_mean
-from datareplay.safe_yaml import KeyPath, format_path, parse_yaml
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from datareplay.base_plugin import BasePlugin, Param
 from datareplay.errors import QualityError
+from datareplay.plugins.base import BasePlugin, Param
 
 if TYPE_CHECKING:
-    from datareplay.data_hub import DataHub
+    from datareplay.data.catalog import DataHub
 
 
 def _valid_checks(value: Any) -> None:

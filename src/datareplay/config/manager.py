@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datareplay.config.interpolation import interpolate
+from datareplay.config.merged import MergedConfig
+from datareplay.config.overrides import Override, resolve_path
+from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
 from datareplay.errors import ConfigError, UnknownNameError, did_you_mean
-from datareplay.interpolation import interpolate
-from datareplay.merged_config import MergedConfig
-from datareplay.names import check_name, contained_path
-from datareplay.overrides import Override, resolve_path
-from datareplay.project import Project
-from datareplay.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
+from datareplay.project.names import check_name, contained_path
+from datareplay.project.paths import Project
 
 if TYPE_CHECKING:
-    from datareplay.config_schema import Settings
-    from datareplay.data_hub import DataSource
+    from datareplay.config.schema import Settings
+    from datareplay.data.catalog import DataSource
 
 GLOBAL_FILE = "global.yaml"
 LOGGING_FILE = "logging.yaml"
@@ -180,7 +180,7 @@ class ConfigManager:
         """Validate merged data; the first problem becomes a ConfigError naming file and key."""
         from pydantic import ValidationError
 
-        from datareplay.config_schema import Settings
+        from datareplay.config.schema import Settings
 
         try:
             return Settings.model_validate(merged.data)
@@ -218,8 +218,8 @@ class ConfigManager:
 
     def data_sources(self, config: CaseConfig) -> dict[str, DataSource]:
         """Turn ``data_sources`` into DataSource objects with checked, resolved paths."""
-        from datareplay.data_hub import DataSource
-        from datareplay.formats import FORMATS
+        from datareplay.data.catalog import DataSource
+        from datareplay.data.formats import FORMATS
 
         settings = config.settings
         root = self.project.root
@@ -277,7 +277,7 @@ class ConfigManager:
 
 def _known(path: KeyPath) -> list[str] | None:
     """Keys the schema allows at ``path``; None under a step's params (any name)."""
-    from datareplay.config_schema import known_keys
+    from datareplay.config.schema import known_keys
 
     if len(path) >= 3 and path[0] == "pipeline" and path[2] == "params":
         return None
@@ -291,7 +291,7 @@ def merged_where(config: CaseConfig, path: KeyPath) -> str:
 
 
 def _format_from_suffix(path: str) -> str | None:
-    from datareplay.formats import FORMATS
+    from datareplay.data.formats import FORMATS
 
     suffix = Path(path).suffix
     for fmt in FORMATS.values():
@@ -302,7 +302,7 @@ def _format_from_suffix(path: str) -> str | None:
 
 def _explain(exc: Any, merged: MergedConfig) -> str:
     """One line for the first validation error: origin, key path, problem and fix."""
-    from datareplay.config_schema import known_keys
+    from datareplay.config.schema import known_keys
 
     error = exc.errors()[0]
     loc: KeyPath = tuple(error["loc"])

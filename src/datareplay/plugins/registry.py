@@ -29,13 +29,13 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from datareplay.base_plugin import BasePlugin, check_plugin_class
 from datareplay.errors import (
     PluginDefinitionError,
     UnknownNameError,
     describe_exception,
     did_you_mean,
 )
+from datareplay.plugins.base import BasePlugin, check_plugin_class
 
 ENTRY_POINT_GROUP = "datareplay.plugins"
 _SKIP = ("_", "test_")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datareplay.base_plugin import BasePlugin
-from datareplay.registry import PluginInfo
+from datareplay.plugins.base import BasePlugin
+from datareplay.plugins.registry import PluginInfo
 
 HEADER = """# Plugins
 

@@ -19,7 +19,7 @@ from datareplay import __version__
 from datareplay.errors import DataReplayError, ExitCode
 
 if TYPE_CHECKING:
-    from datareplay.data_hub import DataHub
+    from datareplay.data.catalog import DataHub
     from datareplay.session import CaseOptions, Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -36,7 +36,7 @@ class _State:
 
     def session(self) -> Session:
         if self._session is None:
-            from datareplay.project import default_project
+            from datareplay.project.paths import default_project
             from datareplay.session import Session
 
             session = Session(default_project(self.project_option), command_hint=self.prog)
@@ -168,8 +168,8 @@ def config_command(state: _State, case: str, as_json: bool, options: CaseOptions
     """Print the merged config of a case with the origin of every value."""
     import json
 
-    from datareplay.merged_config import leaf_paths, render_yaml
-    from datareplay.safe_yaml import format_path
+    from datareplay.config.merged import leaf_paths, render_yaml
+    from datareplay.config.safe_yaml import format_path
 
     session = state.session()
     config = session.config.load_case(
@@ -213,7 +213,7 @@ def validate(state: _State, case: str, options: CaseOptions) -> None:
 @pass_state
 def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
     """Clean and regenerate the demo raw data (deterministic for a seed)."""
-    from datareplay.data_generation import generate_data as generate
+    from datareplay.project.generation import generate_data as generate
 
     session = state.session()
     paths = generate(session.project, rows=rows, seed=seed, faults=faults)
@@ -233,7 +233,7 @@ def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
 @pass_state
 def generate_docs(state: _State, check: bool, output: Path | None) -> None:
     """Write PLUGINS.md from the plugins' docstrings and declarations."""
-    from datareplay.docs import render
+    from datareplay.plugins.docs import render
 
     session = state.session()
     registry = session.registry()
@@ -252,7 +252,7 @@ def generate_docs(state: _State, check: bool, output: Path | None) -> None:
             raise SystemExit(ExitCode.RUN_FAILED)
         click.echo(f"{session.project.relative(target)} is up to date")
         return
-    from datareplay.atomic import atomic_write_bytes
+    from datareplay.data.atomic import atomic_write_bytes
 
     atomic_write_bytes(target, text.encode("utf-8"))
     click.echo(f"wrote {session.project.relative(target)} ({len(registry.names())} plugins)")
@@ -264,7 +264,7 @@ def init_command(directory: Path) -> None:
     """Create a new project in DIRECTORY that runs straight away."""
     import shlex
 
-    from datareplay.scaffold import init_project
+    from datareplay.project.scaffold import init_project
 
     written = init_project(directory)
     click.echo(f"created a Data Replay project in {directory} ({len(written)} files); try:")
@@ -306,7 +306,7 @@ def plugins_command(state: _State, as_json: bool) -> None:
 @pass_state
 def describe(state: _State, name: str) -> None:
     """Show the full documentation of one plugin (as in PLUGINS.md)."""
-    from datareplay.docs import plugin_section
+    from datareplay.plugins.docs import plugin_section
 
     registry = state.session().registry()
     plugin = registry.get(name)

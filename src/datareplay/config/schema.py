@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
+from datareplay.data.formats import ALIASES, FORMATS
 from datareplay.errors import UnsafeNameError
-from datareplay.formats import ALIASES, FORMATS
-from datareplay.names import check_name
+from datareplay.project.names import check_name
 
 
 class _Strict(BaseModel):

@@ -1,6 +1,6 @@
 """``datareplay init DIR``: a new project that runs straight away.
 
-The files come from the ``scaffold/`` folder shipped inside the package. They are copied
+The files come from the ``project/skeleton/`` folder shipped inside the package. They are copied
 into a temporary folder beside the target and renamed into place at the end, so an
 interrupted ``init`` never leaves half a project behind.
 """
@@ -13,7 +13,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from datareplay.atomic import TMP_MARKER, fsync_dir
+from datareplay.data.atomic import TMP_MARKER, fsync_dir
 from datareplay.errors import UsageError
 
 _SKIP = {"__pycache__"}
@@ -31,7 +31,7 @@ def init_project(target: Path) -> list[Path]:
     staging = target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        written = _copy(files("datareplay") / "scaffold", staging)
+        written = _copy(files("datareplay.project") / "skeleton", staging)
         if target.exists():
             # an existing empty folder (perhaps the current one) is filled in place
             for item in sorted(staging.iterdir()):

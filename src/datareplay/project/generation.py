@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from datareplay.errors import UsageError, describe_exception
-from datareplay.project import Project
+from datareplay.project.paths import Project
 
 GENERATOR = Path("scripts") / "generation.py"
 DEFAULT_ROWS = 100_000

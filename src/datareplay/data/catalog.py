@@ -20,9 +20,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from datareplay.atomic import atomic_target
+from datareplay.data.atomic import atomic_target
 from datareplay.errors import DataAccessError, PersistenceError, describe_exception
-from datareplay.formats import Format, describe, memory_bytes
+from datareplay.data.formats import Format, describe, memory_bytes
 
 log = logging.getLogger("datareplay.quality")
 QUALITY_RESULTS = "quality_results"
@@ -267,7 +267,7 @@ class DataHub:
             log.log(level, "quality %s", result.line())
         target = store.sources.get(QUALITY_RESULTS)
         if target is None and store.quality_path is not None:
-            from datareplay.formats import FORMATS
+            from datareplay.data.formats import FORMATS
 
             target = DataSource(
                 QUALITY_RESULTS,

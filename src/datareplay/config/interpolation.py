@@ -18,8 +18,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from datareplay.config.safe_yaml import KeyPath, format_path
 from datareplay.errors import ConfigError, did_you_mean
-from datareplay.safe_yaml import KeyPath, format_path
 
 log = logging.getLogger("datareplay.config")
 

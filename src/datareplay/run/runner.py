@@ -13,12 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from datareplay.data_hub import DataHub
+from datareplay.data.catalog import DataHub
+from datareplay.data.formats import describe
 from datareplay.errors import DataReplayError, StepFailed, describe_exception
-from datareplay.formats import describe
-from datareplay.pipeline import Plan, Step
+from datareplay.plan.builder import Plan, Step
 
-log = logging.getLogger("datareplay.runner")
+log = logging.getLogger("datareplay.run.runner")
 
 
 def new_run_id() -> str:

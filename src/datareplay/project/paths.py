@@ -9,9 +9,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from datareplay.atomic import atomic_write_bytes
+from datareplay.data.atomic import atomic_write_bytes
 from datareplay.errors import UnknownNameError, UsageError, did_you_mean
-from datareplay.names import check_name
+from datareplay.project.names import check_name
 
 CASE_FILE = "case.yaml"
 TEMPLATE_SUFFIX = "_case.yaml"

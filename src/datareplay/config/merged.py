@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path
 from datareplay.errors import ConfigError
-from datareplay.safe_yaml import KeyPath, YamlDocument, format_path
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Plugins shipped with the framework, registered through the ``datareplay.plugins`` entry point."""
