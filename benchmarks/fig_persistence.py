@@ -80,10 +80,11 @@ def _raw_save(fmt: str, frame: pd.DataFrame, path: Path) -> None:
 
 
 def _hub(fmt: str, path: Path, root: Path) -> Any:
-    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.catalog import DataCatalog
     from datareplay.data.formats import FORMATS as ENGINE_FORMATS
+    from datareplay.data.source import DataSource
 
-    return DataHub({"d": DataSource("d", ENGINE_FORMATS[fmt], path)}, project_root=root)
+    return DataCatalog({"d": DataSource("d", ENGINE_FORMATS[fmt], path)}, project_root=root)
 
 
 def _hub_save(fmt: str, frame: pd.DataFrame, path: Path, root: Path) -> None:

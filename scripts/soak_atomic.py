@@ -1,6 +1,6 @@
 """Kill writers at random moments and check that no dataset is ever half-written.
 
-Each trial starts a process that saves a dataset through the DataHub over and over,
+Each trial starts a process that saves a dataset through the data catalog over and over,
 alternating between two versions, and SIGKILLs it after a random delay. Afterwards the
 target must be absent, or load completely as one of the two versions. The test suite runs
 a few trials per format; run this script for a long soak::
@@ -43,11 +43,14 @@ def frame(version: int, rows: int) -> Any:
 
 def writer(target: str, fmt: str, rows: int, ready: Any) -> None:
     """Child process: write two versions of one dataset alternately, forever."""
-    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.catalog import DataCatalog
     from datareplay.data.formats import FORMATS as KNOWN
+    from datareplay.data.source import DataSource
 
     path = Path(target)
-    hub = DataHub({"d": DataSource("d", KNOWN[fmt], path, trusted=True)}, project_root=path.parent)
+    hub = DataCatalog(
+        {"d": DataSource("d", KNOWN[fmt], path, trusted=True)}, project_root=path.parent
+    )
     versions = [frame(1, rows), frame(2, rows)]
     ready.set()
     i = 0

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from datareplay.api import load_config, open_hub, run_pipeline, run_plugin
-from datareplay.data.catalog import DataHub, Status
+from datareplay.data.catalog import DataCatalog, Status
 from datareplay.errors import (
     ConfigError,
     DataReplayError,
@@ -152,7 +152,7 @@ def test_open_hub_reads_persisted_data_lazily(project: Path) -> None:
     expected = ran.hub["features"] if ran.hub.in_memory("features") else None
 
     hub = open_hub("demo", project=project)
-    assert isinstance(hub, DataHub)
+    assert isinstance(hub, DataCatalog)
     persisted = [name for name, source in hub.sources.items() if source.persisted]
     assert "features" in persisted
     assert all(hub.status(name) is Status.NOT_LOADED for name in persisted)

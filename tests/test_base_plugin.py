@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from datareplay.data.catalog import DataHub
+from datareplay.data.catalog import DataCatalog
+from datareplay.data.hub import DataHub
 from datareplay.errors import ConfigError, PluginDefinitionError
 from datareplay.plugins.base import BasePlugin, Param, check_plugin_class
 
@@ -256,7 +257,7 @@ def test_summary_and_description_from_docstring() -> None:
 
 def test_base_run_is_not_implemented() -> None:
     with pytest.raises(NotImplementedError):
-        BasePlugin().run(DataHub({}, project_root=Path(".")))
+        BasePlugin().run(DataCatalog({}, project_root=Path(".")).hub("base", reads={}, writes={}))
 
 
 # -- check_plugin_class -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Unit tests of datareplay.data.catalog: lazy loading, cache, atomic writes, step views."""
+"""Unit tests of datareplay.data.catalog and .hub: lazy loading, cache, atomic writes, step hubs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from datareplay.data.atomic import TMP_MARKER
-from datareplay.data.catalog import DataHub, DataSource, SourceSummary, Status
+from datareplay.data.catalog import DataCatalog, SourceSummary, Status
 from datareplay.data.formats import FORMATS, Format
+from datareplay.data.source import DataSource
 from datareplay.errors import DataAccessError, PersistenceError
 
 
@@ -48,8 +49,8 @@ def source(root: Path, name: str, fmt: str = "parquet", **kwargs: Any) -> DataSo
     return DataSource(name=name, format=f, path=path, **kwargs)
 
 
-def hub_of(root: Path, *sources: DataSource) -> DataHub:
-    return DataHub({s.name: s for s in sources}, project_root=root)
+def hub_of(root: Path, *sources: DataSource) -> DataCatalog:
+    return DataCatalog({s.name: s for s in sources}, project_root=root)
 
 
 # -- lazy loading and the cache ------------------------------------------------------------
@@ -59,7 +60,7 @@ def test_file_is_read_only_on_first_access(root: Path) -> None:
     counting = CountingFormat()
     path = root / "data" / "notes.txt"
     path.write_text("hello", encoding="utf-8")
-    hub = DataHub({"notes": DataSource("notes", counting.format, path)}, project_root=root)
+    hub = DataCatalog({"notes": DataSource("notes", counting.format, path)}, project_root=root)
     assert counting.reads == []
     assert "notes" in hub
     assert counting.reads == []
@@ -91,9 +92,9 @@ def test_views_share_one_cache(root: Path) -> None:
     counting = CountingFormat()
     path = root / "data" / "n.txt"
     path.write_text("v", encoding="utf-8")
-    hub = DataHub({"n": DataSource("n", counting.format, path)}, project_root=root)
-    a = hub.for_step("a", reads={"n": "n"}, writes={})
-    b = hub.for_step("b", reads={"in": "n"}, writes={})
+    hub = DataCatalog({"n": DataSource("n", counting.format, path)}, project_root=root)
+    a = hub.hub("a", reads={"n": "n"}, writes={})
+    b = hub.hub("b", reads={"in": "n"}, writes={})
     assert a["n"] == "v"
     assert b["in"] == "v"
     assert len(counting.reads) == 1
@@ -116,7 +117,7 @@ def test_write_is_persisted_immediately(root: Path) -> None:
 def test_write_replaces_file_atomically(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     counting = CountingFormat()
     path = root / "data" / "v.txt"
-    hub = DataHub({"v": DataSource("v", counting.format, path)}, project_root=root)
+    hub = DataCatalog({"v": DataSource("v", counting.format, path)}, project_root=root)
     hub["v"] = "one"
     hub["v"] = "two"
     assert path.read_text(encoding="utf-8") == "two"
@@ -157,7 +158,7 @@ def test_memory_format_is_never_written(root: Path) -> None:
 
 def test_memory_format_with_a_path_is_still_not_written(root: Path) -> None:
     path = root / "data" / "mem.bin"
-    hub = DataHub({"m": DataSource("m", FORMATS["memory"], path)}, project_root=root)
+    hub = DataCatalog({"m": DataSource("m", FORMATS["memory"], path)}, project_root=root)
     hub["m"] = [1, 2]
     assert not path.exists()
     hub.release("m")
@@ -182,9 +183,7 @@ def test_read_only_source_refuses_writes(root: Path) -> None:
     "value", [{"a": 1}, [1, 2], pd.Series([1, 2])], ids=["dict", "list", "series"]
 )
 def test_tabular_format_refuses_non_dataframe(root: Path, fmt: str, value: Any) -> None:
-    hub = hub_of(root, source(root, "table", fmt)).for_step(
-        "Maker", reads={}, writes={"out": "table"}
-    )
+    hub = hub_of(root, source(root, "table", fmt)).hub("Maker", reads={}, writes={"out": "table"})
     with pytest.raises(PersistenceError) as info:
         hub["out"] = value
     message = str(info.value)
@@ -208,13 +207,13 @@ def test_non_tabular_formats_take_any_value(root: Path, fmt: str) -> None:
 
 
 @pytest.fixture
-def hub(root: Path) -> DataHub:
+def hub(root: Path) -> DataCatalog:
     return hub_of(root, source(root, "signals"), source(root, "events"), source(root, "other"))
 
 
-def test_view_maps_port_names_to_source_names(hub: DataHub, root: Path) -> None:
+def test_view_maps_port_names_to_source_names(hub: DataCatalog, root: Path) -> None:
     hub["signals"] = frame(4)
-    view = hub.for_step("Detect", reads={"features": "signals"}, writes={"found": "events"})
+    view = hub.hub("Detect", reads={"features": "signals"}, writes={"found": "events"})
     assert view["features"] is hub["signals"]
     result = frame(1)
     view["found"] = result
@@ -226,9 +225,9 @@ def test_view_maps_port_names_to_source_names(hub: DataHub, root: Path) -> None:
     assert sorted(hub) == ["events", "other", "signals"]
 
 
-def test_view_refuses_undeclared_read(hub: DataHub) -> None:
+def test_view_refuses_undeclared_read(hub: DataCatalog) -> None:
     hub["other"] = frame()
-    view = hub.for_step("Detect", reads={"features": "signals"}, writes={"found": "events"})
+    view = hub.hub("Detect", reads={"features": "signals"}, writes={"found": "events"})
     with pytest.raises(DataAccessError) as info:
         view["other"]
     message = str(info.value)
@@ -239,8 +238,8 @@ def test_view_refuses_undeclared_read(hub: DataHub) -> None:
         view["signals"]
 
 
-def test_view_refuses_undeclared_write(hub: DataHub, root: Path) -> None:
-    view = hub.for_step("Detect", reads={"features": "signals"}, writes={"found": "events"})
+def test_view_refuses_undeclared_write(hub: DataCatalog, root: Path) -> None:
+    view = hub.hub("Detect", reads={"features": "signals"}, writes={"found": "events"})
     with pytest.raises(DataAccessError) as info:
         view["other"] = frame()
     message = str(info.value)
@@ -251,8 +250,8 @@ def test_view_refuses_undeclared_write(hub: DataHub, root: Path) -> None:
     assert list((root / "data").iterdir()) == []
 
 
-def test_view_without_ports_says_none(hub: DataHub) -> None:
-    view = hub.for_step("Empty", reads={}, writes={})
+def test_view_without_ports_says_none(hub: DataCatalog) -> None:
+    view = hub.hub("Empty", reads={}, writes={})
     with pytest.raises(DataAccessError, match=r"declared inputs: none"):
         view["signals"]
     with pytest.raises(DataAccessError, match=r"declared outputs: none"):
@@ -260,8 +259,8 @@ def test_view_without_ports_says_none(hub: DataHub) -> None:
     assert list(view) == []
 
 
-def test_view_can_read_back_its_own_output(hub: DataHub) -> None:
-    view = hub.for_step("S", reads={}, writes={"out": "events"})
+def test_view_can_read_back_its_own_output(hub: DataCatalog) -> None:
+    view = hub.hub("S", reads={}, writes={"out": "events"})
     assert "out" not in view
     value = frame()
     view["out"] = value
@@ -269,15 +268,15 @@ def test_view_can_read_back_its_own_output(hub: DataHub) -> None:
     assert view["out"] is value
 
 
-def test_port_mapped_to_unknown_source(hub: DataHub) -> None:
-    view = hub.for_step("S", reads={"x": "nope"}, writes={})
+def test_port_mapped_to_unknown_source(hub: DataCatalog) -> None:
+    view = hub.hub("S", reads={"x": "nope"}, writes={})
     with pytest.raises(DataAccessError, match="no data source named 'nope'"):
         view["x"]
     assert "x" not in view
 
 
-def test_contains_and_get(hub: DataHub) -> None:
-    view = hub.for_step("S", reads={"in": "signals"}, writes={"out": "events"})
+def test_contains_and_get(hub: DataCatalog) -> None:
+    view = hub.hub("S", reads={"in": "signals"}, writes={"out": "events"})
     assert "in" not in view
     assert view.get("in") is None
     marker = object()
@@ -290,7 +289,7 @@ def test_contains_and_get(hub: DataHub) -> None:
     assert isinstance(view.get("in"), pd.DataFrame)
 
 
-def test_contains_on_disk_without_loading(hub: DataHub, root: Path) -> None:
+def test_contains_on_disk_without_loading(hub: DataCatalog, root: Path) -> None:
     FORMATS["parquet"].write(frame(), root / "data" / "signals.parquet")  # type: ignore[misc]
     assert "signals" in hub
     assert not hub.in_memory("signals")
@@ -304,7 +303,7 @@ def test_contains_on_disk_without_loading(hub: DataHub, root: Path) -> None:
 def test_release_then_read_reloads_from_disk(root: Path) -> None:
     counting = CountingFormat()
     path = root / "data" / "n.txt"
-    hub = DataHub({"n": DataSource("n", counting.format, path)}, project_root=root)
+    hub = DataCatalog({"n": DataSource("n", counting.format, path)}, project_root=root)
     hub["n"] = "first"
     assert hub.status("n") is Status.IN_MEMORY
     hub.release("n")

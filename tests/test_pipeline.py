@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from datareplay.config.manager import ConfigManager
-from datareplay.data.catalog import DataHub
+from datareplay.data.catalog import DataCatalog
 from datareplay.errors import (
     ConfigError,
     MissingInputError,
@@ -103,8 +103,8 @@ class Case:
     def plan(self) -> Plan:
         return build_plan(self.config, self.sources, self.registry)
 
-    def hub(self) -> DataHub:
-        return DataHub(self.sources, project_root=self.project.root)
+    def hub(self) -> DataCatalog:
+        return DataCatalog(self.sources, project_root=self.project.root)
 
 
 def plan_of(tmp_path: Path, pipeline: str, sources: str = BASE_SOURCES) -> Plan:
@@ -186,7 +186,7 @@ def test_plan_runs_through_views_in_order(tmp_path: Path) -> None:
     plan.check_inputs(hub, steps=plan.steps, project_hint="python run.py")
     for step in plan.steps:
         plugin = step.plugin(params=step.params, step=step.name)
-        plugin.run(hub.for_step(step.name, reads=step.reads, writes=step.writes))
+        plugin.run(hub.hub(step.name, reads=step.reads, writes=step.writes))
     pd.testing.assert_frame_equal(hub["scaled"], raw * 10.0)
     assert (tmp_path / "cases" / "demo" / "data" / "scaled.parquet").is_file()
 

@@ -315,12 +315,13 @@ FILL_DISK = textwrap.dedent(
     import resource, signal, sys
     from pathlib import Path
     import numpy as np, pandas as pd
-    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.source import DataSource
     from datareplay.errors import PersistenceError
     from datareplay.data.formats import FORMATS
 
     target = Path(sys.argv[1])
-    hub = DataHub({"d": DataSource("d", FORMATS[sys.argv[2]], target)},
+    hub = DataCatalog({"d": DataSource("d", FORMATS[sys.argv[2]], target)},
                   project_root=target.parent)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))

@@ -19,11 +19,11 @@ __all__ = ["BasePlugin", "DataHub", "Param", "__version__"]
 _HOMES = {
     "BasePlugin": "datareplay.plugins.base",
     "Param": "datareplay.plugins.base",
-    "DataHub": "datareplay.data.catalog",
+    "DataHub": "datareplay.data.hub",
 }
 
 if TYPE_CHECKING:
-    from datareplay.data.catalog import DataHub
+    from datareplay.data.hub import DataHub
     from datareplay.plugins.base import BasePlugin, Param
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datareplay.config.manager import CaseConfig
-from datareplay.data.catalog import DataHub
+from datareplay.data.catalog import DataCatalog
 from datareplay.project.paths import Project
 from datareplay.run.runner import RunResult
 from datareplay.session import CaseOptions, Session
@@ -31,9 +31,20 @@ from datareplay.session import CaseOptions, Session
 Overrides = Mapping[str, Any] | Sequence[str] | str
 
 
+_SESSIONS: dict[Path, Session] = {}
+
+
 def session(project: str | Path | None = None) -> Session:
-    """A session on ``project`` (default: found from the current folder upward)."""
-    return Session(Project.at(Path(project)) if project is not None else Project.find())
+    """The session on ``project`` (default: found from the current folder upward).
+
+    One session per project folder is kept for the life of the process, so plugin
+    discovery runs once and is reused; it runs again only when a plugin file changes.
+    """
+    found = Project.at(Path(project)) if project is not None else Project.find()
+    cached = _SESSIONS.get(found.root)
+    if cached is None:
+        cached = _SESSIONS[found.root] = Session(found)
+    return cached
 
 
 def _options(
@@ -70,8 +81,11 @@ def open_hub(
     overrides: Overrides = (),
     params_files: Sequence[str | Path] = (),
     env: str | None = None,
-) -> DataHub:
-    """The DataHub of ``case``: ``hub["name"]`` loads what earlier runs persisted."""
+) -> DataCatalog:
+    """The data catalog of ``case``: ``hub["name"]`` loads what earlier runs persisted.
+
+    ``hub.status(name)``, ``hub.summary()`` and ``hub.sources`` show what is there.
+    """
     opened = session(project).open_case(case, _options(overrides, params_files, env))
     return opened.hub
 

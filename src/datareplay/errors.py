@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -36,9 +37,27 @@ class ExitCode(IntEnum):
 
 
 class DataReplayError(Exception):
-    """Base class of all errors raised by Data Replay on purpose."""
+    """Base class of all errors raised by Data Replay on purpose.
+
+    Every subclass survives a pickle round trip with its message, its exit code and the
+    attributes it carries, so an error raised in a worker process or on a Dask worker
+    reaches the parent intact, whatever its constructor looks like.
+    """
 
     exit_code: ExitCode = ExitCode.RUN_FAILED
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[DataReplayError], args: tuple[Any, ...], state: dict[str, Any]
+) -> DataReplayError:
+    """Recreate an error from its class, ``args`` and attributes without calling ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(DataReplayError):
@@ -92,10 +111,23 @@ class QualityError(RunError):
 
 
 class StepFailed(RunError):
-    """A pipeline step raised; the message names step, plugin, case and run id."""
+    """A pipeline step raised; the message names step, plugin, case and run id.
+
+    ``error_type`` is the class name of what the plugin raised and ``details`` the
+    formatted traceback from the process that ran the step (shown with ``--debug``).
+    """
 
     def __init__(
-        self, *, step: str, index: int, plugin: str, case: str, run_id: str, reason: str
+        self,
+        *,
+        step: str,
+        index: int,
+        plugin: str,
+        case: str,
+        run_id: str,
+        reason: str,
+        error_type: str = "",
+        details: str = "",
     ) -> None:
         self.step = step
         self.index = index
@@ -103,6 +135,8 @@ class StepFailed(RunError):
         self.case = case
         self.run_id = run_id
         self.reason = reason
+        self.error_type = error_type
+        self.details = details
         where = f"step {index + 1} '{step}'"
         if step != plugin:
             where += f" (plugin {plugin})"

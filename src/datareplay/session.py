@@ -5,22 +5,29 @@
     session = Session(Project.at(Path("my_project")))
     result = session.run_pipeline("demo")
     result.hub["report"]
+
+A session keeps one plugin registry per set of plugin folders for its whole life (it is
+rebuilt only when a plugin file is added, removed or changed), so repeated calls do not
+import plugin modules again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from datareplay.config.manager import CaseConfig, ConfigManager
 from datareplay.data.atomic import probe_writable, sweep_temporaries
-from datareplay.data.catalog import DataHub
+from datareplay.data.catalog import DataCatalog
 from datareplay.errors import MissingInputError, UsageError
 from datareplay.plan.builder import Plan, Step, build_plan
 from datareplay.plugins.registry import PluginRegistry
 from datareplay.project.locking import CaseLock
 from datareplay.project.paths import Project
+from datareplay.run.events import EventBus, Listener
+from datareplay.run.listeners import LogListener, QualityResultsWriter
 from datareplay.run.runner import PipelineRunner, RunResult
 
 log = logging.getLogger("datareplay")
@@ -40,10 +47,10 @@ NO_OPTIONS = CaseOptions()
 
 @dataclass
 class OpenCase:
-    """A case ready to run: its validated config, its hub and its checked plan."""
+    """A case ready to run: its validated config, its data catalog and its checked plan."""
 
     config: CaseConfig
-    hub: DataHub
+    hub: DataCatalog
     plan: Plan
 
 
@@ -64,9 +71,11 @@ class Session:
         if folders is None:
             folders = self.config.load_global().plugins.paths
         paths = tuple((self.project.root / f).resolve() for f in folders)
-        if paths not in self._registries:
-            self._registries[paths] = PluginRegistry(list(paths), project_root=self.project.root)
-        return self._registries[paths]
+        registry = self._registries.get(paths)
+        if registry is None or registry.stale():
+            registry = PluginRegistry(list(paths), project_root=self.project.root)
+            self._registries[paths] = registry
+        return registry
 
     def create_case(self, case: str, template: str, options: CaseOptions = NO_OPTIONS) -> bool:
         """Create ``case`` from a template after checking the template as that case.
@@ -89,7 +98,7 @@ class Session:
         )
         sources = self.config.data_sources(config)
         quality_path = self.config.case_data_folder(config) / "quality_results.parquet"
-        hub = DataHub(sources, project_root=self.project.root, quality_path=quality_path)
+        hub = DataCatalog(sources, project_root=self.project.root, quality_path=quality_path)
         plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
         hub.producers.update({source: step.name for source, step in plan.producers.items()})
         return OpenCase(config, hub, plan)
@@ -135,23 +144,46 @@ class Session:
         return opened
 
     def run_pipeline(
-        self, case: str, options: CaseOptions = NO_OPTIONS, *, wait: bool = False
+        self,
+        case: str,
+        options: CaseOptions = NO_OPTIONS,
+        *,
+        wait: bool = False,
+        listeners: Sequence[Listener] = (),
     ) -> RunResult:
-        """Run the whole pipeline of ``case`` under the case's lock."""
+        """Run the whole pipeline of ``case`` under the case's lock.
+
+        ``listeners`` receive the run's events after the built-in ones (log lines,
+        quality results).
+        """
         opened = self.open_case(case, options)
         release = opened.config.settings.run.release_memory
-        return self._run(opened, opened.plan.steps, wait=wait, release_memory=release)
+        return self._run(
+            opened, opened.plan.steps, wait=wait, release_memory=release, listeners=listeners
+        )
 
     def run_plugin(
-        self, case: str, name: str, options: CaseOptions = NO_OPTIONS, *, wait: bool = False
+        self,
+        case: str,
+        name: str,
+        options: CaseOptions = NO_OPTIONS,
+        *,
+        wait: bool = False,
+        listeners: Sequence[Listener] = (),
     ) -> RunResult:
         """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
         opened = self.open_case(case, options)
         step = opened.plan.step(name)
-        return self._run(opened, [step], wait=wait, release_memory=False)
+        return self._run(opened, [step], wait=wait, release_memory=False, listeners=listeners)
 
     def _run(
-        self, opened: OpenCase, steps: list[Step], *, wait: bool, release_memory: bool
+        self,
+        opened: OpenCase,
+        steps: list[Step],
+        *,
+        wait: bool,
+        release_memory: bool,
+        listeners: Sequence[Listener],
     ) -> RunResult:
         """Take the case's lock, make sure inputs exist and outputs can be written, run."""
         case = opened.config.name
@@ -159,10 +191,18 @@ class Session:
             self.ensure_raw_data(opened)
             opened.plan.check_inputs(opened.hub, steps=steps, project_hint=self.command_hint)
             self._prepare_outputs(opened, steps)
-            runner = PipelineRunner(opened.plan, opened.hub, release_memory=release_memory)
-            what = f"{len(steps)} steps" if len(steps) > 1 else f"step {steps[0].name}"
-            log.info("run %s of case '%s': %s", runner.run_id, case, what)
-            _log_overrides(opened.config)
+            bus = EventBus(
+                [LogListener(), QualityResultsWriter(opened.hub, opened.hub.quality_path)]
+            )
+            for listener in listeners:
+                bus.subscribe(listener)
+            runner = PipelineRunner(
+                opened.plan,
+                opened.hub,
+                release_memory=release_memory,
+                bus=bus,
+                overrides=opened.config.overrides,
+            )
             return runner.run(steps)
 
     def _prepare_outputs(self, opened: OpenCase, steps: list[Step]) -> None:
@@ -187,9 +227,3 @@ class Session:
                     f"({exc.strerror or exc}); make it writable or point the case's outputs "
                     "elsewhere (data.case_folder)"
                 ) from exc
-
-
-def _log_overrides(config: CaseConfig) -> None:
-    """Say which values of this run came from --env, --params or --set."""
-    for key, value, origin in config.overrides:
-        log.info("override %s = %r (%s)", key, value, origin)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,6 @@ from datareplay import __version__
 from datareplay.errors import DataReplayError, ExitCode
 
 if TYPE_CHECKING:
-    from datareplay.data.catalog import DataHub
     from datareplay.session import CaseOptions, Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -128,13 +127,10 @@ def pipeline(
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
-    result = session.run_pipeline(case, options, wait=wait)
-    click.echo(
-        f"run {result.run_id} of case '{case}' finished: {len(result.steps)} steps "
-        f"in {result.seconds:.2f} s"
-    )
-    click.echo(render_summary(result.hub, session.project.root))
-    _echo_quality(result.hub)
+    from datareplay.cli.render import EndOfRunPrinter
+
+    printer = EndOfRunPrinter(click.echo, root=session.project.root)
+    session.run_pipeline(case, options, wait=wait, listeners=[printer])
 
 
 @cli.command()
@@ -147,14 +143,11 @@ def pipeline(
 @pass_state
 def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions) -> None:
     """Run one plugin (step) of a case alone, from persisted inputs."""
+    from datareplay.cli.render import EndOfRunPrinter
+
     session = state.session()
-    result = session.run_plugin(case, name, options, wait=wait)
-    step = result.steps[0]
-    click.echo(
-        f"run {result.run_id}: step '{step.name}' of case '{case}' finished in {step.seconds:.2f} s"
-    )
-    click.echo(render_summary(result.hub, session.project.root))
-    _echo_quality(result.hub)
+    printer = EndOfRunPrinter(click.echo, root=session.project.root, single_step=True)
+    session.run_plugin(case, name, options, wait=wait, listeners=[printer])
 
 
 @cli.command("config")
@@ -213,13 +206,14 @@ def validate(state: _State, case: str, options: CaseOptions) -> None:
 @pass_state
 def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
     """Clean and regenerate the demo raw data (deterministic for a seed)."""
+    from datareplay.cli.render import human_size
     from datareplay.project.generation import generate_data as generate
 
     session = state.session()
     paths = generate(session.project, rows=rows, seed=seed, faults=faults)
     for path in paths:
         size = path.stat().st_size
-        click.echo(f"wrote {session.project.relative(path)} ({_size(size)})")
+        click.echo(f"wrote {session.project.relative(path)} ({human_size(size)})")
 
 
 @cli.command("generate-docs")
@@ -278,6 +272,8 @@ def plugins_command(state: _State, as_json: bool) -> None:
     """List every plugin: name, where it comes from, summary and status."""
     import json
 
+    from datareplay.cli.render import table as render_table
+
     infos = state.session().registry().infos()
     rows = [
         {
@@ -298,7 +294,7 @@ def plugins_command(state: _State, as_json: bool) -> None:
         status = "ok" if row["status"] == "ok" else f"BROKEN: {row['error']}"
         summary = "" if row["status"] != "ok" else str(row["summary"])
         table.append((str(row["name"]), str(row["origin"]), status, summary))
-    click.echo(_table(table))
+    click.echo(render_table(table))
 
 
 @cli.command()
@@ -312,47 +308,6 @@ def describe(state: _State, name: str) -> None:
     plugin = registry.get(name)
     origin = next(i.origin for i in registry.infos() if i.name == name)
     click.echo(plugin_section(plugin, origin).rstrip())
-
-
-def _echo_quality(hub: DataHub) -> None:
-    """The run's data-quality results as a table, when there are any."""
-    results = hub.quality
-    if not results:
-        return
-    rows = [("source", "check", "severity", "result", "failing", "rows")]
-    for r in results:
-        verdict = "passed" if r.passed else "FAILED"
-        rows.append((r.source, r.check, r.severity, verdict, f"{r.failing:,}", f"{r.total:,}"))
-    failed = sum(not r.passed for r in results)
-    click.echo(f"\ndata quality: {len(results)} checks, {failed} failed")
-    click.echo(_table(rows))
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> str:
-    """Plain-text columns with a rule under the header."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def render_summary(hub: DataHub, root: Path) -> str:
-    """The DataHub's final state as a plain-text table."""
-    rows = [("data source", "status", "shape / type", "size", "path")]
-    for item in hub.summary():
-        size = _size(item.size_bytes) if item.size_bytes is not None else ""
-        rows.append((item.name, item.status.value, item.kind, size, hub.relative(item.path)))
-    return _table(rows)
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
@@ -381,6 +336,9 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
             import traceback
 
             traceback.print_exc()
+            details = getattr(exc, "details", "")
+            if details and exc.__cause__ is None:  # raised in another process
+                click.echo(details.rstrip(), err=True)
         _error(str(exc))
         return exc.exit_code
     except SystemExit as exc:

@@ -25,7 +25,7 @@ from datareplay.project.paths import Project
 
 if TYPE_CHECKING:
     from datareplay.config.schema import Settings
-    from datareplay.data.catalog import DataSource
+    from datareplay.data.source import DataSource
 
 GLOBAL_FILE = "global.yaml"
 LOGGING_FILE = "logging.yaml"
@@ -218,8 +218,8 @@ class ConfigManager:
 
     def data_sources(self, config: CaseConfig) -> dict[str, DataSource]:
         """Turn ``data_sources`` into DataSource objects with checked, resolved paths."""
-        from datareplay.data.catalog import DataSource
         from datareplay.data.formats import FORMATS
+        from datareplay.data.source import DataSource
 
         settings = config.settings
         root = self.project.root

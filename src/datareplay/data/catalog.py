@@ -1,51 +1,36 @@
-"""The DataHub: every dataset of a case, loaded lazily, cached, persisted atomically.
+"""The data catalog: every dataset of a case, loaded lazily, cached, persisted atomically.
 
-The runner builds one hub per run from the case's ``data_sources``. A plugin never sees
-that hub directly: it gets a *view* (``hub.for_step``) that maps the plugin's port names
-to data-source names and lets it read only its declared inputs and write only its
-declared outputs. Both are ``DataHub`` objects sharing one store, so a plugin is written
-against one small interface::
+The catalog is the engine's side of the data: it knows every data source, keeps what
+was read or written in memory, persists writes through a ``Storage`` and remembers the
+``DataRef`` of each write. Plugins never see it: each step gets a ``DataHub``
+(``catalog.hub(...)``) that reads only its declared inputs and writes only its declared
+outputs. The Python API hands the catalog itself to notebooks::
 
-    frame = hub["signals"]         # loaded from disk on first access, then cached
-    hub["events"] = events_frame   # cached and, if the source persists, written atomically
-    "signals" in hub               # is there data (in memory or on disk)?
+    catalog["features"]            # loaded from disk on first access, then cached
+    catalog.status("features")     # Status.IN_MEMORY
+    catalog.refs["features"]       # DataRef of the last write in this catalog
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from datareplay.data.atomic import atomic_target
-from datareplay.errors import DataAccessError, PersistenceError, describe_exception
-from datareplay.data.formats import Format, describe, memory_bytes
+from datareplay.data.formats import describe, memory_bytes
+from datareplay.data.hub import DataHub
+from datareplay.data.source import DataSource
+from datareplay.data.storage import DataRef, LocalStorage, Storage, memory_ref
+from datareplay.errors import DataAccessError, PersistenceError
 
-log = logging.getLogger("datareplay.quality")
-QUALITY_RESULTS = "quality_results"
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """A named dataset: its format, its file (if persisted) and how it may be used."""
-
-    name: str
-    format: Format
-    path: Path | None
-    read_only: bool = False
-    description: str = ""
-    trusted: bool = True
-    checks: tuple[Any, ...] = ()  # quality CheckSpecs, evaluated on every write
-
-    @property
-    def persisted(self) -> bool:
-        return self.path is not None and self.format.persistent
+WriteHook = Callable[[DataSource, Any, DataRef], None]
 
 
 class Status(StrEnum):
+    """Where a data source's value is at the end of a run."""
+
     IN_MEMORY = "in memory"
     ON_DISK = "on disk"
     NOT_LOADED = "not loaded"
@@ -55,7 +40,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class SourceSummary:
-    """One row of ``DataHub.summary()``."""
+    """One row of ``DataCatalog.summary()``: plain data, shown at the end of a run."""
 
     name: str
     status: Status
@@ -65,19 +50,7 @@ class SourceSummary:
     format: str
 
 
-@dataclass
-class _Store:
-    sources: dict[str, DataSource]
-    project_root: Path
-    cache: dict[str, Any] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)
-    released: set[str] = field(default_factory=set)
-    producers: dict[str, str] = field(default_factory=dict)
-    quality: list[Any] = field(default_factory=list)  # CheckResults of this run
-    quality_path: Path | None = None
-
-
-class DataHub:
+class DataCatalog:
     """Datasets by name, with lazy loading, an in-memory cache and atomic persistence."""
 
     def __init__(
@@ -86,279 +59,178 @@ class DataHub:
         *,
         project_root: Path,
         quality_path: Path | None = None,
+        storage: Storage | None = None,
     ) -> None:
-        self._store = _Store(
-            sources=dict(sources), project_root=project_root, quality_path=quality_path
-        )
-        self._reads: Mapping[str, str] | None = None
-        self._writes: Mapping[str, str] | None = None
-        self._step = ""
+        self._sources = dict(sources)
+        self.project_root = project_root
+        self.quality_path = quality_path
+        self.storage: Storage = storage or LocalStorage(self.relative)
+        self.producers: dict[str, str] = {}  # source -> step that writes it, for messages
+        self.refs: dict[str, DataRef] = {}  # source -> what its last write produced
+        self._cache: dict[str, Any] = {}
+        self._touched: set[str] = set()
+        self._released: set[str] = set()
 
-    # -- views -------------------------------------------------------------------------
-
-    def for_step(
-        self, step: str, *, reads: Mapping[str, str], writes: Mapping[str, str]
-    ) -> DataHub:
-        """A view for one plugin: ``reads``/``writes`` map its port names to sources."""
-        view = object.__new__(DataHub)
-        view._store = self._store
-        view._reads = dict(reads)
-        view._writes = dict(writes)
-        view._step = step
-        return view
-
-    def _resolve(self, port: str, *, writing: bool) -> DataSource:
-        if self._reads is None or self._writes is None:
-            name = port
-        elif writing:
-            if port not in self._writes:
-                raise DataAccessError(
-                    f"step '{self._step}' wrote '{port}', which it does not declare as an "
-                    f"output (declared outputs: {', '.join(self._writes) or 'none'}); "
-                    "add it to the plugin's outputs"
-                )
-            name = self._writes[port]
-        else:
-            if port in self._reads:
-                name = self._reads[port]
-            elif port in self._writes:
-                name = self._writes[port]
-            else:
-                raise DataAccessError(
-                    f"step '{self._step}' read '{port}', which it does not declare as an "
-                    f"input (declared inputs: {', '.join(self._reads) or 'none'}); "
-                    "add it to the plugin's inputs"
-                )
-        try:
-            return self._store.sources[name]
-        except KeyError:
-            raise DataAccessError(
-                f"no data source named '{name}'; declare it under data_sources in case.yaml"
-            ) from None
-
-    # -- the plugin-facing interface ---------------------------------------------------
-
-    def __getitem__(self, port: str) -> Any:
-        source = self._resolve(port, writing=False)
-        store = self._store
-        if source.name in store.cache:
-            return store.cache[source.name]
-        value = self._load(source)
-        store.cache[source.name] = value
-        store.touched.add(source.name)
-        store.released.discard(source.name)
-        return value
-
-    def __setitem__(self, port: str, value: Any) -> None:
-        source = self._resolve(port, writing=True)
-        if source.read_only:
-            raise DataAccessError(
-                f"data source '{source.name}' is read_only in case.yaml; write to another source"
-            )
-        if not source.format.accepts(value):
-            raise PersistenceError(
-                f"data source '{source.name}' has format {source.format.name} but step "
-                f"'{self._step}' wrote a {type(value).__name__}; write a pandas DataFrame "
-                "or declare the source with format json, pickle or memory"
-            )
-        store = self._store
-        store.cache.pop(source.name, None)
-        if source.persisted:
-            self._save(source, value)
-        store.cache[source.name] = value
-        store.touched.add(source.name)
-        store.released.discard(source.name)
-        if source.checks:
-            self._check(source, value)
-
-    def __contains__(self, port: object) -> bool:
-        if not isinstance(port, str):
-            return False
-        try:
-            source = self._resolve(port, writing=False)
-        except DataAccessError:
-            return False
-        return self.available(source.name)
-
-    def get(self, port: str, default: Any = None) -> Any:
-        """``hub[port]`` if it has data, else ``default``."""
-        return self[port] if port in self else default  # noqa: SIM401 (self.get would recurse)
-
-    def __iter__(self) -> Iterator[str]:
-        if self._reads is None or self._writes is None:
-            return iter(self._store.sources)
-        return iter({**self._reads, **self._writes})
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    # -- engine-facing operations ------------------------------------------------------
+    # -- sources -----------------------------------------------------------------------
 
     @property
     def sources(self) -> Mapping[str, DataSource]:
-        return self._store.sources
+        return self._sources
 
-    @property
-    def producers(self) -> dict[str, str]:
-        """Source name -> step that writes it, used in error messages."""
-        return self._store.producers
+    def add_source(self, source: DataSource) -> None:
+        """Declare a source the case did not (the run's quality results)."""
+        self._sources[source.name] = source
+
+    def _source(self, name: str) -> DataSource:
+        try:
+            return self._sources[name]
+        except KeyError:
+            raise DataAccessError(
+                f"no data source named '{name}'{self._hint_known(name)}; "
+                "declare it under data_sources in case.yaml"
+            ) from None
+
+    def _hint_known(self, name: str) -> str:
+        from datareplay.errors import did_you_mean
+
+        return did_you_mean(name, self._sources)
+
+    # -- reading and writing -----------------------------------------------------------
+
+    def load(self, name: str) -> Any:
+        """The value of source ``name``: from memory, else read from storage and cached."""
+        if name in self._cache:
+            return self._cache[name]
+        source = self._source(name)
+        producer = self.producers.get(name)
+        hint = f" (written by step '{producer}')" if producer else ""
+        value = self.storage.read(source, hint=hint)
+        self._cache[name] = value
+        self._touched.add(name)
+        self._released.discard(name)
+        return value
+
+    def put(self, name: str, value: Any, *, step: str = "") -> DataRef:
+        """Write ``value`` to source ``name`` (persisted at once if the source persists)."""
+        source = self._source(name)
+        if source.read_only:
+            raise DataAccessError(
+                f"data source '{name}' is read_only in case.yaml; write to another source"
+            )
+        if not source.format.accepts(value):
+            by = f"step '{step}'" if step else "the caller"
+            raise PersistenceError(
+                f"data source '{name}' has format {source.format.name} but {by} "
+                f"wrote a {type(value).__name__}; write a pandas DataFrame "
+                "or declare the source with format json, pickle or memory"
+            )
+        self._cache.pop(name, None)
+        ref = self.storage.write(source, value) if source.persisted else memory_ref(source, value)
+        self._cache[name] = value
+        self._touched.add(name)
+        self._released.discard(name)
+        self.refs[name] = ref
+        return ref
+
+    __getitem__ = load
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.put(name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._sources and self.available(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``catalog[name]`` if it has data, else ``default``."""
+        return self.load(name) if name in self else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    # -- what a step sees --------------------------------------------------------------
+
+    def hub(
+        self,
+        step: str,
+        *,
+        reads: Mapping[str, str],
+        writes: Mapping[str, str],
+        on_write: WriteHook | None = None,
+        report: Callable[[list[Any]], None] | None = None,
+    ) -> DataHub:
+        """The ``DataHub`` of one step: ``reads``/``writes`` map its ports to sources.
+
+        ``on_write(source, value, ref)`` runs after each write (outputs, quality checks);
+        ``report(results)`` receives what the plugin reports through
+        ``hub.report_quality``.
+        """
+
+        def store(name: str, value: Any) -> None:
+            ref = self.put(name, value, step=step)
+            if on_write is not None:
+                on_write(self._sources[name], value, ref)
+
+        return DataHub(
+            step,
+            reads=reads,
+            writes=writes,
+            load=self.load,
+            store=store,
+            has=self.available,
+            report=report,
+        )
+
+    # -- state -------------------------------------------------------------------------
 
     def available(self, name: str) -> bool:
-        """True when source ``name`` has data in memory or on disk."""
-        if name in self._store.cache:
+        """True when source ``name`` has data in memory or in storage (False if unknown)."""
+        if name in self._cache:
             return True
-        source = self._store.sources[name]
-        return source.persisted and source.path is not None and source.path.is_file()
+        source = self._sources.get(name)
+        return source is not None and self.storage.exists(source)
 
     def in_memory(self, name: str) -> bool:
-        return name in self._store.cache
+        return name in self._cache
 
     def release(self, name: str) -> None:
-        """Drop ``name`` from memory (it stays on disk if it was persisted)."""
-        if self._store.cache.pop(name, None) is not None or name in self._store.touched:
-            self._store.released.add(name)
+        """Drop ``name`` from memory (it stays in storage if it was persisted)."""
+        if self._cache.pop(name, None) is not None or name in self._touched:
+            self._released.add(name)
 
     def status(self, name: str) -> Status:
-        store = self._store
-        source = store.sources[name]
-        on_disk = source.persisted and source.path is not None and source.path.is_file()
-        if name in store.cache:
+        source = self._sources[name]
+        if name in self._cache:
             return Status.IN_MEMORY
-        if on_disk:
-            return Status.ON_DISK if name in store.touched else Status.NOT_LOADED
-        if name in store.released:
+        if self.storage.exists(source):
+            return Status.ON_DISK if name in self._touched else Status.NOT_LOADED
+        if name in self._released:
             return Status.RELEASED
         return Status.MISSING
 
     def summary(self) -> list[SourceSummary]:
         """One row per data source: status, shape or type, size and path."""
         rows = []
-        for name, source in self._store.sources.items():
+        for name, source in self._sources.items():
             status = self.status(name)
             kind, size = "", None
             if status is Status.IN_MEMORY:
-                value = self._store.cache[name]
+                value = self._cache[name]
                 kind, size = describe(value), memory_bytes(value)
-            elif source.path is not None and source.path.is_file():
-                kind, size = source.format.name, source.path.stat().st_size
+            else:
+                size = self.storage.size(source)
+                if size is not None:
+                    kind = source.format.name
             rows.append(SourceSummary(name, status, kind, size, source.path, source.format.name))
         return rows
 
-    # -- data quality ------------------------------------------------------------------
-
-    @property
-    def quality_path(self) -> Path | None:
-        """Where the run's quality results are written unless a source is declared."""
-        return self._store.quality_path
-
-    @property
-    def quality(self) -> list[Any]:
-        """The CheckResults recorded in this run, in order."""
-        return list(self._store.quality)
-
-    def record_quality(self, results: list[Any]) -> None:
-        """Add check results to the run's quality-results dataset (persisted at once)."""
-        from datareplay.quality.evaluate import results_frame
-
-        store = self._store
-        store.quality.extend(results)
-        for result in results:
-            level = logging.INFO if result.passed else logging.WARNING
-            log.log(level, "quality %s", result.line())
-        target = store.sources.get(QUALITY_RESULTS)
-        if target is None and store.quality_path is not None:
-            from datareplay.data.formats import FORMATS
-
-            target = DataSource(
-                QUALITY_RESULTS,
-                FORMATS["parquet"],
-                store.quality_path,
-                description="Every data-quality check result of the latest run.",
-            )
-            store.sources[QUALITY_RESULTS] = target
-        if target is None:
-            return
-        frame = results_frame(store.quality)
-        if target.persisted:
-            self._save(target, frame)
-        store.cache[QUALITY_RESULTS] = frame
-        store.touched.add(QUALITY_RESULTS)
-
-    def _check(self, source: DataSource, value: Any) -> None:
-        """Evaluate a source's declared checks on a value just written to it."""
-        from datareplay.errors import QualityError
-        from datareplay.quality.evaluate import evaluate
-
-        results = [
-            evaluate(spec, value, source=source.name, lookup=self._unrestricted, step=self._step)
-            for spec in source.checks
-        ]
-        self.record_quality(results)
-        failed = [r.line() for r in results if r.blocking]
-        if failed:
-            raise QualityError("\n".join(failed))
-
-    def _unrestricted(self, name: str) -> Any:
-        store = self._store
-        if name not in store.cache:
-            store.cache[name] = self._load(store.sources[name])
-            store.touched.add(name)
-        return store.cache[name]
-
-    # -- persistence -------------------------------------------------------------------
-
     def relative(self, path: Path | None) -> str:
-        """``path`` relative to the project root, for messages."""
+        """``path`` relative to the project root, for messages (``memory`` for None)."""
         if path is None:
             return "memory"
         try:
-            return str(path.relative_to(self._store.project_root))
+            return str(path.relative_to(self.project_root))
         except ValueError:
             return str(path)
-
-    def _where(self, source: DataSource) -> str:
-        return self.relative(source.path)
-
-    def _load(self, source: DataSource) -> Any:
-        read = source.format.read
-        producer = self._store.producers.get(source.name)
-        hint = f" (written by step '{producer}')" if producer else ""
-        if read is None or source.path is None:
-            raise PersistenceError(
-                f"data source '{source.name}' ({source.format.name}) has no data yet; "
-                f"it must be written by an earlier step{hint}"
-            )
-        if not source.path.is_file():
-            raise PersistenceError(
-                f"data source '{source.name}' has no file at {self._where(source)}{hint}"
-            )
-        if not source.trusted:
-            raise PersistenceError(
-                f"data source '{source.name}': refusing to unpickle {self._where(source)}, "
-                "which this project did not write; set trusted: true on the source if you "
-                "know where the file comes from"
-            )
-        try:
-            return read(source.path)
-        except Exception as exc:
-            raise PersistenceError(
-                f"cannot read data source '{source.name}' from {self._where(source)}{hint}: "
-                f"{describe_exception(exc)}; regenerate it by rerunning that step"
-            ) from exc
-
-    def _save(self, source: DataSource, value: Any) -> None:
-        write = source.format.write
-        assert write is not None and source.path is not None
-        try:
-            with atomic_target(source.path) as tmp:
-                write(value, tmp)
-        except OSError as exc:
-            raise PersistenceError(
-                f"could not write data source '{source.name}' to {self._where(source)}: "
-                f"{exc.strerror or describe_exception(exc)}; the previous version is kept"
-            ) from exc
-        except Exception as exc:
-            raise PersistenceError(
-                f"could not write data source '{source.name}' as {source.format.name}: "
-                f"{describe_exception(exc)}; the previous version is kept"
-            ) from exc

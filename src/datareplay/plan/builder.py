@@ -26,7 +26,9 @@ from datareplay.plugins.base import BasePlugin
 
 if TYPE_CHECKING:
     from datareplay.config.manager import CaseConfig
-    from datareplay.data.catalog import DataHub, DataSource
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.source import DataSource
+    from datareplay.plugins.loader import PluginRef
     from datareplay.plugins.registry import PluginRegistry
 
 
@@ -41,6 +43,7 @@ class Step:
     reads: Mapping[str, str]
     writes: Mapping[str, str]
     where: str
+    ref: PluginRef | None = None  # how another process imports the plugin
 
 
 @dataclass
@@ -81,7 +84,7 @@ class Plan:
             f"{did_you_mean(name, known) or ' (steps: ' + ', '.join(known) + ')'}"
         )
 
-    def check_inputs(self, hub: DataHub, *, steps: list[Step], project_hint: str) -> None:
+    def check_inputs(self, hub: DataCatalog, *, steps: list[Step], project_hint: str) -> None:
         """Raise MissingInputError for the first input of ``steps`` that has no data."""
         produced = {source for step in steps for source in step.writes.values()}
         for step in steps:
@@ -144,7 +147,8 @@ def build_plan(
             inputs = plugin.input_ports(params)
         reads = _ports(spec.inputs, inputs, "input", label, plugin, sources)
         writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
-        steps.append(Step(index, name, plugin, params, reads, writes, label))
+        ref = registry.reference(spec.plugin)
+        steps.append(Step(index, name, plugin, params, reads, writes, label, ref))
     if param_problems:
         raise ConfigError("\n".join(param_problems))
     producers: dict[str, Step] = {}

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 from datareplay.errors import ConfigError, PluginDefinitionError, did_you_mean
 
 if TYPE_CHECKING:
-    from datareplay.data.catalog import DataHub
+    from datareplay.data.hub import DataHub
 
 _REQUIRED: Any = object()
 _TYPES: dict[type, str] = {

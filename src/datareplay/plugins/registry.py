@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
-import sys
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from datareplay.errors import (
     did_you_mean,
 )
 from datareplay.plugins.base import BasePlugin, check_plugin_class
+from datareplay.plugins.loader import PluginRef, mount_folder, reference
 
 ENTRY_POINT_GROUP = "datareplay.plugins"
 _SKIP = ("_", "test_")
@@ -51,6 +50,7 @@ class PluginInfo:
     plugin: type[BasePlugin] | None = None
     error: str | None = None
     broken_module: bool = False  # a module or entry point that offered nothing usable
+    ref: PluginRef | None = None  # how any process imports the plugin again
 
     @property
     def ok(self) -> bool:
@@ -72,6 +72,7 @@ class PluginRegistry:
         self._entry_points = entry_points
         self._plugins: dict[str, PluginInfo] | None = None
         self._broken: list[PluginInfo] = []
+        self._signature: tuple[tuple[str, int, int], ...] | None = None
 
     def _display(self, path: Path) -> str:
         try:
@@ -81,9 +82,27 @@ class PluginRegistry:
 
     # -- discovery ---------------------------------------------------------------------
 
+    def files_signature(self) -> tuple[tuple[str, int, int], ...]:
+        """(path, mtime in ns, size) of every ``.py`` file in the plugin folders."""
+        entries = []
+        for folder in self.folders:
+            if folder.is_dir():
+                for path in folder.rglob("*.py"):
+                    try:
+                        stat = path.stat()
+                    except OSError:
+                        continue
+                    entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(sorted(entries))
+
+    def stale(self) -> bool:
+        """True when a plugin file was added, removed or changed since discovery."""
+        return self._plugins is not None and self.files_signature() != self._signature
+
     def _discover(self) -> dict[str, PluginInfo]:
         if self._plugins is not None:
             return self._plugins
+        self._signature = self.files_signature()
         found: dict[str, PluginInfo] = {}
         for info in self._scan():
             if info.broken_module:
@@ -115,12 +134,7 @@ class PluginRegistry:
 
     def _scan_folder(self, folder: Path) -> Iterator[PluginInfo]:
         folder = folder.resolve()
-        package = "datareplay_plugins_" + re.sub(r"\W", "_", folder.name)
-        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-            del sys.modules[name]  # a fresh import: files may have changed since
-        root = types.ModuleType(package)
-        root.__path__ = [str(folder)]
-        sys.modules[package] = root
+        package = mount_folder(folder, fresh=True)  # a fresh import: files may have changed
         label = self._display(folder)
         for path in sorted(folder.rglob("*.py")):
             relative = path.relative_to(folder)
@@ -136,7 +150,7 @@ class PluginRegistry:
                 reason = f"{origin} failed to import: {describe_exception(exc)}"
                 yield PluginInfo(origin, origin, label, error=reason, broken_module=True)
                 continue
-            yield from _plugins_in(module, origin=origin, source=label, own=dotted)
+            yield from _plugins_in(module, origin=origin, source=label, own=dotted, folder=folder)
 
     def _scan_entry_point(self, ep: EntryPoint) -> Iterator[PluginInfo]:
         source = _dist_label(ep)
@@ -172,6 +186,13 @@ class PluginRegistry:
     def names(self) -> list[str]:
         return sorted(name for name, info in self._discover().items() if info.ok)
 
+    def reference(self, name: str) -> PluginRef:
+        """The plain-data reference of plugin ``name`` (see ``get`` for the errors)."""
+        self.get(name)
+        ref = self._discover()[name].ref
+        assert ref is not None
+        return ref
+
     def get(self, name: str, *, where: str = "") -> type[BasePlugin]:
         """The plugin class called ``name``; errors name ``where`` it was asked for."""
         plugins = self._discover()
@@ -197,7 +218,9 @@ def _dist_label(ep: EntryPoint) -> str:
     return f"{dist.name} {dist.version}"
 
 
-def _plugins_in(module: Any, *, origin: str, source: str, own: str) -> Iterator[PluginInfo]:
+def _plugins_in(
+    module: Any, *, origin: str, source: str, own: str, folder: Path | None = None
+) -> Iterator[PluginInfo]:
     """Every plugin class defined in ``module`` itself (not the ones it imports)."""
     for value in vars(module).values():
         if (
@@ -206,13 +229,13 @@ def _plugins_in(module: Any, *, origin: str, source: str, own: str) -> Iterator[
             and value is not BasePlugin
             and value.__module__ == own
         ):
-            yield _checked(value, origin=origin, source=source)
+            yield _checked(value, origin=origin, source=source, folder=folder)
 
 
-def _checked(cls: type, *, origin: str, source: str) -> PluginInfo:
+def _checked(cls: type, *, origin: str, source: str, folder: Path | None = None) -> PluginInfo:
     try:
         check_plugin_class(cls, origin=origin)
     except PluginDefinitionError as exc:
         return PluginInfo(cls.__name__, origin, source, None, str(exc))
     assert issubclass(cls, BasePlugin)
-    return PluginInfo(cls.__name__, origin, source, cls)
+    return PluginInfo(cls.__name__, origin, source, cls, ref=reference(cls, folder=folder))

@@ -1,24 +1,30 @@
-"""Running a plan: steps one after another, each against its own view of the hub.
+"""Running a plan: steps one after another, each against its own DataHub, as events.
 
 Outputs are persisted the moment a plugin writes them, so when step k fails every output
 of the steps before it is already on disk, complete; the run stops there with the step,
 plugin, case and run id named. Data that no later step reads is released from memory.
+Everything the runner does is announced on its ``EventBus`` (see ``events``): the log
+lines, the end-of-run tables and the stored quality results are listeners.
 """
 
 from __future__ import annotations
 
-import logging
+import gc
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from datareplay.data.catalog import DataHub
-from datareplay.data.formats import describe
-from datareplay.errors import DataReplayError, StepFailed, describe_exception
+from datareplay.errors import StepFailed
 from datareplay.plan.builder import Plan, Step
+from datareplay.plugins.loader import reference
+from datareplay.run import events
+from datareplay.run.execute import execute
+from datareplay.run.step import StepOutcome, StepSpec
 
-log = logging.getLogger("datareplay.run.runner")
+if TYPE_CHECKING:
+    from datareplay.data.catalog import DataCatalog
 
 
 def new_run_id() -> str:
@@ -26,98 +32,156 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
-@dataclass(frozen=True)
-class StepResult:
-    name: str
-    plugin: str
-    seconds: float
-    outputs: dict[str, str]
-
-
 @dataclass
 class RunResult:
-    """What a run did: its id, the steps it ran with their timings, and the hub."""
+    """What a run did: its id, the outcome of each step it ran, and the data catalog.
+
+    ``hub`` is the run's ``DataCatalog``: ``result.hub["events"]`` is what the run wrote.
+    """
 
     run_id: str
     case: str
-    hub: DataHub
-    steps: list[StepResult] = field(default_factory=list)
+    hub: DataCatalog
+    steps: list[StepOutcome] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def quality(self) -> list[Any]:
+        """Every data-quality ``CheckResult`` of the run, in order."""
+        return [result for step in self.steps for result in step.quality]
 
 
 class PipelineRunner:
-    """Runs the steps of a plan in order against one DataHub."""
+    """Runs the steps of a plan in order against one catalog, emitting events."""
 
     def __init__(
-        self, plan: Plan, hub: DataHub, *, run_id: str | None = None, release_memory: bool = True
+        self,
+        plan: Plan,
+        catalog: DataCatalog,
+        *,
+        run_id: str | None = None,
+        release_memory: bool = True,
+        bus: events.EventBus | None = None,
+        overrides: Sequence[tuple[str, Any, str]] = (),
     ) -> None:
         self.plan = plan
-        self.hub = hub
+        self.catalog = catalog
         self.run_id = run_id or new_run_id()
         self.release_memory = release_memory
+        self.bus = bus or events.EventBus()
+        self.overrides = tuple(overrides)
+
+    def spec(self, step: Step) -> StepSpec:
+        """The plain-data ``StepSpec`` of ``step`` in this run."""
+        names = {*step.reads.values(), *step.writes.values()}
+        for source in list(names):
+            for check in self.catalog.sources[source].checks:
+                names.update(getattr(check, "references", ()))
+        return StepSpec(
+            run_id=self.run_id,
+            case=self.plan.case,
+            name=step.name,
+            index=step.index,
+            plugin=step.ref or reference(step.plugin),
+            params=dict(step.params),
+            inputs=dict(step.reads),
+            outputs=dict(step.writes),
+            sources={name: self.catalog.sources[name] for name in sorted(names)},
+            project_root=str(self.catalog.project_root),
+        )
 
     def run(self, steps: Sequence[Step] | None = None) -> RunResult:
-        """Run ``steps`` (default: the whole plan); raise StepFailed on the first failure."""
+        """Run ``steps`` (default: the whole plan); raise StepFailed on the first failure.
+
+        The configuration and plan are frozen out of the garbage collector's reach for
+        the run, so that per-step overhead does not grow with the size of the pipeline.
+        """
         selected = list(self.plan.steps if steps is None else steps)
-        last_use = self._last_use(selected)
-        result = RunResult(run_id=self.run_id, case=self.plan.case, hub=self.hub)
+        result = RunResult(run_id=self.run_id, case=self.plan.case, hub=self.catalog)
+        emit = self.bus.emit
+        emit(
+            events.RunStarted(
+                self.run_id, self.plan.case, tuple(s.name for s in selected), self.overrides
+            )
+        )
         started = time.perf_counter()
-        total = len(selected)
-        for position, step in enumerate(selected):
-            result.steps.append(self._run_step(step, position, total))
-            if self.release_memory and position < total - 1:
-                for source in [*step.reads.values(), *step.writes.values()]:
-                    if last_use.get(source, -1) <= position:
-                        self.hub.release(source)
+        current = ""
+        gc.freeze()
+        try:
+            last_use = self._last_use(selected)
+            total = len(selected)
+            for position, step in enumerate(selected, start=1):
+                current = step.name
+                emit(
+                    events.StepStarted(
+                        self.run_id, step.name, step.plugin.__name__, step.index, position, total
+                    )
+                )
+                ran = execute(self.spec(step), catalog=self.catalog, plugin=step.plugin)
+                outcome = ran.outcome
+                result.steps.append(outcome)
+                if outcome.error is not None:
+                    emit(events.StepFailed(self.run_id, outcome, position, total))
+                    for later in selected[position:]:
+                        emit(
+                            events.StepSkipped(
+                                self.run_id,
+                                later.name,
+                                later.plugin.__name__,
+                                later.index,
+                                f"step '{step.name}' failed",
+                            )
+                        )
+                    result.seconds = time.perf_counter() - started
+                    emit(self._finished("failed", result))
+                    raise self._failed(step, outcome) from ran.exception
+                emit(events.StepFinished(self.run_id, outcome, position, total))
+                current = ""
+                if self.release_memory and position < total:
+                    for source in [*step.reads.values(), *step.writes.values()]:
+                        if last_use.get(source, -1) <= position:
+                            self.catalog.release(source)
+        except KeyboardInterrupt:
+            emit(
+                events.RunInterrupted(
+                    self.run_id, self.plan.case, current, time.perf_counter() - started
+                )
+            )
+            raise
+        finally:
+            gc.unfreeze()
         result.seconds = time.perf_counter() - started
+        emit(self._finished("succeeded", result))
         return result
 
-    def _run_step(self, step: Step, position: int, total: int) -> StepResult:
-        view = self.hub.for_step(step.name, reads=step.reads, writes=step.writes)
-        label = (
-            step.name
-            if step.name == step.plugin.__name__
-            else (f"{step.name} ({step.plugin.__name__})")
+    def _finished(self, status: str, result: RunResult) -> events.RunFinished:
+        return events.RunFinished(
+            self.run_id,
+            self.plan.case,
+            status,
+            result.seconds,
+            len(result.steps),
+            tuple(self.catalog.summary()),
         )
-        log.info("step %d/%d %s", position + 1, total, label)
-        started = time.perf_counter()
-        try:
-            plugin = step.plugin(params=step.params, step=step.name)
-            plugin.run(view)
-        except DataReplayError as exc:
-            raise self._failed(step, str(exc)) from exc
-        except Exception as exc:
-            raise self._failed(step, describe_exception(exc)) from exc
-        missing = [port for port, source in step.writes.items() if not self.hub.in_memory(source)]
-        if missing:
-            raise self._failed(step, f"it did not write its declared output '{missing[0]}'")
-        seconds = time.perf_counter() - started
-        outputs = {source: describe(self.hub[source]) for source in step.writes.values()}
-        log.info(
-            "step %d/%d %s done in %.2f s -> %s",
-            position + 1,
-            total,
-            label,
-            seconds,
-            ", ".join(f"{k} ({v})" for k, v in outputs.items()) or "no outputs",
-        )
-        return StepResult(step.name, step.plugin.__name__, seconds, outputs)
 
-    def _failed(self, step: Step, reason: str) -> StepFailed:
+    def _failed(self, step: Step, outcome: StepOutcome) -> StepFailed:
+        assert outcome.error is not None
         return StepFailed(
             step=step.name,
             index=step.index,
             plugin=step.plugin.__name__,
             case=self.plan.case,
             run_id=self.run_id,
-            reason=reason,
+            reason=outcome.error.message,
+            error_type=outcome.error.type,
+            details=outcome.error.traceback,
         )
 
     @staticmethod
     def _last_use(steps: Sequence[Step]) -> dict[str, int]:
-        """For each source, the position of the last selected step that touches it."""
+        """For each source, the 1-based position of the last selected step touching it."""
         last: dict[str, int] = {}
-        for position, step in enumerate(steps):
+        for position, step in enumerate(steps, start=1):
             for source in [*step.reads.values(), *step.writes.values()]:
                 last[source] = position
         return last

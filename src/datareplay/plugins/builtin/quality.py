@@ -9,7 +9,7 @@ from datareplay.errors import QualityError
 from datareplay.plugins.base import BasePlugin, Param
 
 if TYPE_CHECKING:
-    from datareplay.data.catalog import DataHub
+    from datareplay.data.hub import DataHub
 
 
 def _valid_checks(value: Any) -> None:
@@ -60,7 +60,7 @@ class QualityGate(BasePlugin):
             for source, items in specs.items()
             for spec in items
         ]
-        hub.record_quality(results)
+        hub.report_quality(results)
         failed = [result.line() for result in results if result.blocking]
         if failed:
             raise QualityError("\n".join(failed))

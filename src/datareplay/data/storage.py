@@ -1,0 +1,185 @@
+"""Persisting datasets: every write returns a ``DataRef`` of what it wrote.
+
+A ``DataRef`` is plain data: the source's name, format and location, the content hash of
+the bytes stored (xxh3_128, computed from the temporary file before it is renamed over
+the target, so the hash is of exactly the bytes that became visible), the size in bytes
+and the rows and columns of the value where it has a shape. A read can be checked
+against a reference: if the file's bytes no longer hash to it, the read is refused.
+
+``Storage`` is the small interface the catalog uses; ``LocalStorage`` implements it on
+the local file system with atomic replacement (see ``datareplay.data.atomic``). Another
+implementation (object stores through fsspec URLs) plugs in here without touching the
+plugins or the runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from datareplay.data.atomic import atomic_target
+from datareplay.data.formats import describe
+from datareplay.data.source import DataSource
+from datareplay.errors import PersistenceError, describe_exception
+
+HASH_ALGORITHM = "xxh3_128"
+_CHUNK = 1 << 24  # 16 MiB
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """What one write of a data source produced.
+
+    ``location`` is the absolute path of the file (``None`` for memory-only data);
+    ``content_hash`` is ``"xxh3_128:<32 hex digits>"`` of the file's bytes (``None`` when
+    nothing was stored); ``size_bytes`` is the file size; ``rows`` and ``columns`` come
+    from the value's ``shape`` (``None`` when it has none); ``kind`` describes the value
+    as the summaries do (``DataFrame 1,000×5``, ``dict of 3``).
+    """
+
+    source: str
+    format: str
+    location: str | None
+    content_hash: str | None
+    size_bytes: int | None
+    rows: int | None
+    columns: int | None
+    kind: str
+
+    @property
+    def persisted(self) -> bool:
+        return self.location is not None
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """``("xxh3_128:<hex>", size in bytes)`` of the file at ``path``, read in 16 MiB chunks."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    size = 0
+    with open(path, "rb", buffering=0) as fh:
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+            size += n
+    return f"{HASH_ALGORITHM}:{digest.hexdigest()}", size
+
+
+def shape_of(value: Any) -> tuple[int | None, int | None]:
+    """(rows, columns) of a value with a ``shape`` (DataFrame, array), else (None, None)."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and shape and all(isinstance(n, int) for n in shape):
+        return shape[0], (shape[1] if len(shape) > 1 else None)
+    return None, None
+
+
+def memory_ref(source: DataSource, value: Any) -> DataRef:
+    """The reference of a value kept in memory only (nothing stored, no hash)."""
+    rows, columns = shape_of(value)
+    return DataRef(source.name, source.format.name, None, None, None, rows, columns, describe(value))
+
+
+class Storage(Protocol):
+    """Where persisted data sources live. Implementations must replace atomically."""
+
+    def write(self, source: DataSource, value: Any) -> DataRef:
+        """Store ``value`` as ``source``; return what was stored. Raises PersistenceError."""
+        ...
+
+    def read(self, source: DataSource, *, expect: DataRef | None = None, hint: str = "") -> Any:
+        """Load ``source``; with ``expect``, refuse bytes that do not match its hash."""
+        ...
+
+    def exists(self, source: DataSource) -> bool:
+        """True when ``source`` has stored data."""
+        ...
+
+    def size(self, source: DataSource) -> int | None:
+        """Stored size in bytes, or None when nothing is stored."""
+        ...
+
+
+class LocalStorage:
+    """Data sources as files on the local file system, written atomically.
+
+    ``display(path)`` turns a path into the text used in messages (relative to the
+    project root).
+    """
+
+    def __init__(self, display: Any = str) -> None:
+        self._display = display
+
+    def exists(self, source: DataSource) -> bool:
+        return source.persisted and source.path is not None and source.path.is_file()
+
+    def size(self, source: DataSource) -> int | None:
+        if source.path is None or not source.path.is_file():
+            return None
+        return source.path.stat().st_size
+
+    def write(self, source: DataSource, value: Any) -> DataRef:
+        write = source.format.write
+        assert write is not None and source.path is not None
+        where = self._display(source.path)
+        try:
+            with atomic_target(source.path) as tmp:
+                write(value, tmp)
+                content_hash, size = hash_file(tmp)
+        except OSError as exc:
+            raise PersistenceError(
+                f"could not write data source '{source.name}' to {where}: "
+                f"{exc.strerror or describe_exception(exc)}; the previous version is kept"
+            ) from exc
+        except Exception as exc:
+            raise PersistenceError(
+                f"could not write data source '{source.name}' as {source.format.name}: "
+                f"{describe_exception(exc)}; the previous version is kept"
+            ) from exc
+        rows, columns = shape_of(value)
+        return DataRef(
+            source.name,
+            source.format.name,
+            str(source.path),
+            content_hash,
+            size,
+            rows,
+            columns,
+            describe(value),
+        )
+
+    def read(self, source: DataSource, *, expect: DataRef | None = None, hint: str = "") -> Any:
+        read = source.format.read
+        if read is None or source.path is None:
+            raise PersistenceError(
+                f"data source '{source.name}' ({source.format.name}) has no data yet; "
+                f"it must be written by an earlier step{hint}"
+            )
+        where = self._display(source.path)
+        if not source.path.is_file():
+            raise PersistenceError(f"data source '{source.name}' has no file at {where}{hint}")
+        if not source.trusted:
+            raise PersistenceError(
+                f"data source '{source.name}': refusing to unpickle {where}, "
+                "which this project did not write; set trusted: true on the source if you "
+                "know where the file comes from"
+            )
+        if expect is not None and expect.content_hash is not None:
+            found, _ = hash_file(source.path)
+            if found != expect.content_hash:
+                raise PersistenceError(
+                    f"data source '{source.name}' at {where} is not the version expected "
+                    f"(content hash {found}, expected {expect.content_hash}); it was changed "
+                    f"after it was written{hint}: rerun that step"
+                )
+        try:
+            return read(source.path)
+        except Exception as exc:
+            raise PersistenceError(
+                f"cannot read data source '{source.name}' from {where}{hint}: "
+                f"{describe_exception(exc)}; regenerate it by rerunning that step"
+            ) from exc

@@ -1,0 +1,121 @@
+"""Executing one step: the plugin's ``run`` against its DataHub, turned into an outcome.
+
+``execute_step(spec)`` is the function a worker process calls: it rebuilds what it
+needs from the plain-data ``StepSpec`` (the plugin class from its reference, a catalog
+over the step's sources reading from storage), runs the plugin and returns a
+``StepOutcome``. In the parent process the runner calls ``execute`` with its own
+catalog, so a step reads what earlier steps left in memory, and gets the original
+exception back for chaining. A failing plugin never raises out of either function; only
+``KeyboardInterrupt`` and other ``BaseException``s propagate.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datareplay.errors import DataReplayError, ExitCode, QualityError, describe_exception
+from datareplay.run.step import StepError, StepOutcome, StepSpec
+
+if TYPE_CHECKING:
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.source import DataSource
+    from datareplay.data.storage import DataRef
+    from datareplay.plugins.base import BasePlugin
+
+
+@dataclass
+class Execution:
+    """An outcome and, in the process that ran the step, the exception it raised."""
+
+    outcome: StepOutcome
+    exception: BaseException | None = None
+
+
+def execute_step(spec: StepSpec) -> StepOutcome:
+    """Run ``spec`` in this process from storage alone; return its outcome (picklable)."""
+    return execute(spec).outcome
+
+
+def execute(
+    spec: StepSpec,
+    *,
+    catalog: DataCatalog | None = None,
+    plugin: type[BasePlugin] | None = None,
+) -> Execution:
+    """Run one step against ``catalog`` (default: a fresh one over ``spec.sources``).
+
+    ``plugin`` is the class when the caller already has it; otherwise it is imported
+    from ``spec.plugin`` (and refused if its code changed since the spec was made).
+    """
+    from datareplay.data.catalog import DataCatalog
+
+    started = time.perf_counter()
+    if catalog is None:
+        catalog = DataCatalog(spec.sources, project_root=Path(spec.project_root))
+    written: dict[str, DataRef] = {}
+    quality: list[Any] = []
+
+    def after_write(source: DataSource, value: Any, ref: DataRef) -> None:
+        written[source.name] = ref
+        if source.checks:
+            _check(source, value)
+
+    def _check(source: DataSource, value: Any) -> None:
+        from datareplay.quality.evaluate import evaluate
+
+        results = [
+            evaluate(check, value, source=source.name, lookup=catalog.load, step=spec.name)
+            for check in source.checks
+        ]
+        quality.extend(results)
+        failed = [result.line() for result in results if result.blocking]
+        if failed:
+            raise QualityError("\n".join(failed))
+
+    error: StepError | None = None
+    exception: BaseException | None = None
+    plugin_name = spec.plugin.name.rsplit(".", 1)[-1]
+    try:
+        cls = plugin or _load(spec)
+        hub = catalog.hub(
+            spec.name,
+            reads=spec.inputs,
+            writes=spec.outputs,
+            on_write=after_write,
+            report=quality.extend,
+        )
+        cls(params=spec.params, step=spec.name).run(hub)
+        missing = [port for port, source in spec.outputs.items() if source not in written]
+        if missing:
+            error = StepError("", f"it did not write its declared output '{missing[0]}'")
+    except DataReplayError as exc:
+        error = StepError(type(exc).__name__, str(exc), exc.exit_code, traceback.format_exc())
+        exception = exc
+    except Exception as exc:
+        error = StepError(
+            type(exc).__name__,
+            describe_exception(exc),
+            ExitCode.RUN_FAILED,
+            traceback.format_exc(),
+        )
+        exception = exc
+    outcome = StepOutcome(
+        name=spec.name,
+        index=spec.index,
+        plugin=plugin_name,
+        seconds=time.perf_counter() - started,
+        outputs=written,
+        quality=tuple(quality),
+        error=error,
+    )
+    return Execution(outcome, exception)
+
+
+def _load(spec: StepSpec) -> type[BasePlugin]:
+    from datareplay.plugins.loader import load_plugin
+
+    return load_plugin(spec.plugin)

@@ -1,0 +1,99 @@
+"""Listeners of the runner's events that every run has: log lines and quality results.
+
+``LogListener`` writes the run's progress to the ``datareplay`` loggers;
+``QualityResultsWriter`` stores every data-quality result of the run as the
+``quality_results`` dataset. Both only react to events, so the runner knows neither.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datareplay.run import events
+
+if TYPE_CHECKING:
+    from datareplay.data.catalog import DataCatalog
+
+QUALITY_RESULTS = "quality_results"
+
+run_log = logging.getLogger("datareplay.runner")
+session_log = logging.getLogger("datareplay")
+quality_log = logging.getLogger("datareplay.quality")
+
+
+def _label(name: str, plugin: str) -> str:
+    return name if name == plugin else f"{name} ({plugin})"
+
+
+class LogListener:
+    """Turns events into the run's log lines (stderr through config/logging.yaml)."""
+
+    def __call__(self, event: events.Event) -> None:
+        if isinstance(event, events.RunStarted):
+            steps = event.steps
+            what = f"{len(steps)} steps" if len(steps) != 1 else f"step {steps[0]}"
+            session_log.info("run %s of case '%s': %s", event.run_id, event.case, what)
+            for key, value, origin in event.overrides:
+                session_log.info("override %s = %r (%s)", key, value, origin)
+        elif isinstance(event, events.StepStarted):
+            label = _label(event.name, event.plugin)
+            run_log.info("step %d/%d %s", event.position, event.total, label)
+        elif isinstance(event, events.StepFinished | events.StepFailed):
+            outcome = event.outcome
+            for result in outcome.quality:
+                level = logging.INFO if result.passed else logging.WARNING
+                quality_log.log(level, "quality %s", result.line())
+            if isinstance(event, events.StepFinished):
+                outputs = ", ".join(f"{k} ({v.kind})" for k, v in outcome.outputs.items())
+                run_log.info(
+                    "step %d/%d %s done in %.2f s -> %s",
+                    event.position,
+                    event.total,
+                    _label(outcome.name, outcome.plugin),
+                    outcome.seconds,
+                    outputs or "no outputs",
+                )
+
+
+class QualityResultsWriter:
+    """Keeps the run's ``quality_results`` dataset up to date after every step.
+
+    The results go to the case's ``quality_results`` data source when it declares one,
+    else to ``quality_path`` (parquet); they are written as soon as a step reports
+    them, so a failed run keeps the results that explain the failure.
+    """
+
+    def __init__(self, catalog: DataCatalog, quality_path: Path | None) -> None:
+        self.catalog = catalog
+        self.quality_path = quality_path
+        self.results: list[Any] = []
+
+    def __call__(self, event: events.Event) -> None:
+        if not isinstance(event, events.StepFinished | events.StepFailed):
+            return
+        if not event.outcome.quality:
+            return
+        self.results.extend(event.outcome.quality)
+        self._write()
+
+    def _write(self) -> None:
+        from datareplay.quality.evaluate import results_frame
+
+        catalog = self.catalog
+        if QUALITY_RESULTS not in catalog.sources:
+            if self.quality_path is None:
+                return
+            from datareplay.data.formats import FORMATS
+            from datareplay.data.source import DataSource
+
+            catalog.add_source(
+                DataSource(
+                    QUALITY_RESULTS,
+                    FORMATS["parquet"],
+                    self.quality_path,
+                    description="Every data-quality check result of the latest run.",
+                )
+            )
+        catalog.put(QUALITY_RESULTS, results_frame(self.results))

@@ -1,0 +1,81 @@
+"""A step as plain data, and its outcome as plain data.
+
+A ``StepSpec`` holds everything needed to execute one step anywhere: the plugin's
+reference (import location and code fingerprint), the resolved params, the sources of
+its inputs and outputs with their locations and formats, the run id and the step's name.
+A ``StepOutcome`` is what comes back: duration, a ``DataRef`` for every output written,
+data-quality results and, if it failed, the error as text. Both pickle, so a step can
+be sent to a spawned process or a Dask worker and its outcome returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from datareplay.errors import ExitCode
+
+if TYPE_CHECKING:
+    from datareplay.data.source import DataSource
+    from datareplay.data.storage import DataRef
+    from datareplay.plugins.loader import PluginRef
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """Everything one step needs to run, in any process.
+
+    ``inputs`` and ``outputs`` map the plugin's ports to source names; ``sources`` holds
+    every source the step touches (its ports and the references of its checks);
+    ``project_root`` is where relative messages are rooted.
+    """
+
+    run_id: str
+    case: str
+    name: str
+    index: int
+    plugin: PluginRef
+    params: Mapping[str, Any]
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+    sources: Mapping[str, DataSource]
+    project_root: str
+
+    @property
+    def label(self) -> str:
+        """``name`` or ``name (Plugin)`` when the step is named differently."""
+        plugin = self.plugin.name.rsplit(".", 1)[-1]
+        return self.name if self.name == plugin else f"{self.name} ({plugin})"
+
+
+@dataclass(frozen=True)
+class StepError:
+    """Why a step failed: the exception's type, its message, exit code and traceback."""
+
+    type: str
+    message: str
+    exit_code: int = ExitCode.RUN_FAILED
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What executing one step did.
+
+    ``seconds`` is the wall time of the plugin's run including persistence and checks;
+    ``outputs`` maps each source written to its ``DataRef``; ``quality`` holds the
+    ``CheckResult``s recorded during the step; ``error`` is None on success.
+    """
+
+    name: str
+    index: int
+    plugin: str
+    seconds: float
+    outputs: Mapping[str, DataRef] = field(default_factory=dict)
+    quality: tuple[Any, ...] = ()
+    error: StepError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
