@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway copy of this project, and a way to run the CLI on it."""
+"""Shared fixtures: a throwaway copy of the shipped demo project, and a way to run the CLI on it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,31 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ["config", "templates", "modules", "scripts", "run.py"]
 SMALL_ROWS = 20_000
+
+# The shipped demo project the tests are about, named file by file. Fixture projects are
+# built from this manifest and nothing else, never by copying whole folders of the working
+# tree: a plugin, env layer, template, case or script a user adds to this checkout must not
+# reach the tests (plugin counts, PLUGINS.md, env listings would change under them).
+# A file shipped with the demo project that the tests should see is added here by name.
+DEMO_PLUGINS = {  # plugin class -> its module in modules/, in pipeline order
+    "InitialDataReader": "initial_data_reader",
+    "SignalAligner": "signal_aligner",
+    "SignalCleaner": "signal_cleaner",
+    "FeatureDeriver": "feature_deriver",
+    "EventDetector": "event_detector",
+    "ReportWriter": "report_writer",
+}
+DEMO_TEMPLATES = ("demo", "demo_faulty")  # templates/<name>_case.yaml
+PROJECT_FILES = (
+    "run.py",
+    "config/global.yaml",
+    "config/logging.yaml",
+    *(f"modules/{module}.py" for module in DEMO_PLUGINS.values()),
+    *(f"templates/{name}_case.yaml" for name in DEMO_TEMPLATES),
+    "scripts/generation.py",
+    "cases/demo/case.yaml",
+)
 
 
 @dataclass
@@ -47,15 +70,16 @@ def small_raw_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "data" / "raw"
 
 
-def make_project(root: Path, raw: Path | None) -> Path:
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / part)
-    (root / "cases" / "demo").mkdir(parents=True)
-    shutil.copy2(REPO / "cases" / "demo" / "case.yaml", root / "cases" / "demo" / "case.yaml")
+def make_project(root: Path, raw: Path | None, *, source: Path = REPO) -> Path:
+    """Build a demo project at ``root`` from the files of ``PROJECT_FILES`` in ``source``.
+
+    Only the listed files are copied (a missing one is an error), so whatever else lies in
+    ``source`` stays out. ``raw`` is copied to ``data/raw`` when given.
+    """
+    for name in PROJECT_FILES:
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
     if raw is not None:
         shutil.copytree(raw, root / "data" / "raw")
     return root
@@ -63,13 +87,13 @@ def make_project(root: Path, raw: Path | None) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, small_raw_data: Path) -> Path:
-    """A copy of this project with small raw data already generated."""
+    """The shipped demo project (``PROJECT_FILES``) with small raw data already generated."""
     return make_project(tmp_path / "project", small_raw_data)
 
 
 @pytest.fixture
 def bare_project(tmp_path: Path) -> Path:
-    """A copy of this project without any raw data."""
+    """The shipped demo project (``PROJECT_FILES``) without any raw data."""
     return make_project(tmp_path / "project", None)
 
 

@@ -12,21 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import DEMO_PLUGINS as PLUGINS
+from conftest import REPO
 from datareplay import BasePlugin
 from datareplay.plugins.base import check_plugin_class
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-REPO = Path(__file__).resolve().parents[1]
 ROWS = 20_000
-PLUGINS = {
-    "InitialDataReader": "initial_data_reader",
-    "SignalAligner": "signal_aligner",
-    "SignalCleaner": "signal_cleaner",
-    "FeatureDeriver": "feature_deriver",
-    "EventDetector": "event_detector",
-    "ReportWriter": "report_writer",
-}
 
 
 def load_module(path: Path, name: str) -> ModuleType:

@@ -22,17 +22,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import DEMO_PLUGINS as DEMO_PLUGIN_MODULES
 from conftest import CliResult
 
 PLUGIN_PACKAGE_PREFIX = "datareplay_plugins"
-DEMO_PLUGINS = [
-    "EventDetector",
-    "FeatureDeriver",
-    "InitialDataReader",
-    "ReportWriter",
-    "SignalAligner",
-    "SignalCleaner",
-]
+DEMO_PLUGINS = sorted(DEMO_PLUGIN_MODULES)
 NUMBERS = [1.0, 2.0, 3.5, -4.0]
 
 
