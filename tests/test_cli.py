@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,17 +162,21 @@ def test_generate_docs_check_detects_stale_docs(project: Path, cli) -> None:
 
 
 def test_committed_plugins_md_is_current(bare_project: Path) -> None:
-    """The committed PLUGINS.md documents exactly the shipped plugins.
+    """The committed PLUGINS.md documents every shipped plugin as it is now.
 
-    Checked on the shipped demo project, not on the repository folder itself: a plugin a
-    user drops into modules/ is not part of what PLUGINS.md ships to document.
+    The docs are generated on the shipped demo project and each shipped plugin's section
+    must appear verbatim in the repository's PLUGINS.md. Sections a user added for their
+    own plugins (after `generate-docs`, as the README says) are allowed beside them.
     """
-    shutil.copy2(REPO / "PLUGINS.md", bare_project / "PLUGINS.md")
-    proc = run_subprocess(bare_project, "generate-docs", "--check")
-    assert proc.code == 0, (
-        "PLUGINS.md must document exactly the shipped plugins "
-        f"({', '.join(DEMO_PLUGINS)} and the built-ins): {proc.err}{proc.out}"
-    )
+    generated = bare_project / "generated.md"
+    proc = run_subprocess(bare_project, "generate-docs", "--output", str(generated))
+    assert proc.code == 0, proc.err
+    committed = (REPO / "PLUGINS.md").read_text(encoding="utf-8")
+    pieces = re.split(r"\n(?=##+ )", generated.read_text(encoding="utf-8"))
+    sections = {p.split("\n", 1)[0][4:]: p.rstrip() for p in pieces if p.startswith("### ")}
+    assert set(DEMO_PLUGINS) | {"QualityGate", "DataProfiler"} == set(sections)
+    stale = [name for name, text in sections.items() if text not in committed]
+    assert not stale, f"PLUGINS.md is stale for {stale}; run 'python run.py generate-docs'"
 
 
 def test_failing_step_keeps_earlier_outputs_and_names_the_step(project: Path, cli) -> None:
