@@ -150,3 +150,99 @@ def test_describe_exception_strips_leading_blank_lines() -> None:
 
 def test_describe_exception_key_error_uses_repr_of_key() -> None:
     assert describe_exception(KeyError("col")) == "KeyError: 'col'"
+
+
+# -- pickling ---------------------------------------------------------------------------------
+
+
+def error_classes() -> list[type[DataReplayError]]:
+    """Every DataReplayError subclass defined in datareplay.errors (and the base)."""
+    import inspect
+
+    import datareplay.errors as module
+
+    return [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, DataReplayError) and cls.__module__ == module.__name__
+    ]
+
+
+def test_every_error_class_is_discovered() -> None:
+    names = {cls.__name__ for cls in error_classes()}
+    assert names >= {
+        "DataReplayError",
+        "UsageError",
+        "ConfigError",
+        "UnknownNameError",
+        "UnsafeNameError",
+        "PluginDefinitionError",
+        "PipelineError",
+        "MissingInputError",
+        "CaseLockedError",
+        "RunError",
+        "StepFailed",
+        "DataAccessError",
+        "PersistenceError",
+        "QualityError",
+    }
+
+
+def make_error(cls: type[DataReplayError]) -> DataReplayError:
+    if cls is StepFailed:
+        return StepFailed(
+            step="detect",
+            index=4,
+            plugin="EventDetector",
+            case="demo",
+            run_id="20260101-000000-abcdef",
+            reason="ValueError: sensor table is empty",
+            error_type="ValueError",
+            details="Traceback (most recent call last):\n  ...\nValueError: sensor table is empty\n",
+        )
+    error = cls(f"{cls.__name__}: something went wrong in 'demo'; fix it")
+    error.source = "cases/demo/case.yaml"  # type: ignore[attr-defined]  # an attribute set later
+    return error
+
+
+@pytest.mark.parametrize("cls", error_classes(), ids=lambda cls: cls.__name__)
+def test_every_error_survives_a_pickle_round_trip(cls: type[DataReplayError]) -> None:
+    import pickle
+
+    error = make_error(cls)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is cls
+    assert str(copy) == str(error)
+    assert copy.args == error.args
+    assert copy.exit_code == error.exit_code
+    assert vars(copy) == vars(error)
+    assert vars(copy)  # every error made here carries attributes
+    # and once more: a copy pickles like the original
+    assert vars(pickle.loads(pickle.dumps(copy))) == vars(error)
+
+
+def test_step_failed_round_trip_keeps_every_attribute() -> None:
+    import pickle
+
+    error = make_error(StepFailed)
+    assert isinstance(error, StepFailed)
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, StepFailed)
+    fields = ("step", "index", "plugin", "case", "run_id", "reason", "error_type", "details")
+    assert [getattr(copy, f) for f in fields] == [getattr(error, f) for f in fields]
+    assert str(copy) == (
+        "step 5 'detect' (plugin EventDetector) of case 'demo' failed in run "
+        "20260101-000000-abcdef: ValueError: sensor table is empty"
+    )
+    assert copy.exit_code is ExitCode.RUN_FAILED
+
+
+def test_errors_cross_a_process_boundary_as_exceptions() -> None:
+    import pickle
+
+    try:
+        raise make_error(PersistenceError)
+    except PersistenceError as exc:
+        copy = pickle.loads(pickle.dumps(exc))
+    with pytest.raises(PersistenceError, match=r"^PersistenceError: something went wrong"):
+        raise copy

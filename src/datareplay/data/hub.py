@@ -9,9 +9,10 @@
 
 A port is a name the plugin declares in ``inputs`` or ``outputs``; the step's
 configuration maps it to a data source. Reading an undeclared input or writing an
-undeclared output is an error naming the port. The hub holds no reference to the
-engine's catalog, storage or runner that a plugin could reach: only the functions that
-read and write its own ports.
+undeclared output is an error naming the port. The hub exposes no engine operation:
+its only attributes are private slots holding the functions that read and write its own
+ports (Python cannot seal an object against deliberate introspection, but nothing a
+plugin is meant to use leads to the catalog, the storage or the runner).
 """
 
 from __future__ import annotations

@@ -108,11 +108,17 @@ def execute(
         index=spec.index,
         plugin=plugin_name,
         seconds=time.perf_counter() - started,
-        outputs=written,
+        outputs=_declared_order(written, spec),
         quality=tuple(quality),
         error=error,
     )
     return Execution(outcome, exception)
+
+
+def _declared_order(written: dict[str, DataRef], spec: StepSpec) -> dict[str, DataRef]:
+    """The refs of ``written`` in the order the plugin declares its outputs."""
+    ordered = {name: written[name] for name in spec.outputs.values() if name in written}
+    return {**ordered, **written}
 
 
 def _load(spec: StepSpec) -> type[BasePlugin]:

@@ -135,8 +135,8 @@ class PipelineRunner:
                     result.seconds = time.perf_counter() - started
                     emit(self._finished("failed", result))
                     raise self._failed(step, outcome) from ran.exception
+                current = ""  # an interrupt from here on falls between steps
                 emit(events.StepFinished(self.run_id, outcome, position, total))
-                current = ""
                 if self.release_memory and position < total:
                     for source in [*step.reads.values(), *step.writes.values()]:
                         if last_use.get(source, -1) <= position:

@@ -51,7 +51,11 @@ class StepSpec:
 
 @dataclass(frozen=True)
 class StepError:
-    """Why a step failed: the exception's type, its message, exit code and traceback."""
+    """Why a step failed: the exception's type, its message, exit code and traceback.
+
+    ``type`` is the class name of what the plugin raised, or empty when the engine found
+    the problem itself after ``run`` returned (a declared output never written).
+    """
 
     type: str
     message: str
