@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,18 @@ class CliResult:
     code: int
     out: str
     err: str
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_environment() -> Iterator[None]:
+    """Forget the DATAREPLAY_* variables of the user's shell (project, env layer).
+
+    Without this, DATAREPLAY_PROJECT could point a test's subprocess at the user's own
+    project, and DATAREPLAY_ENV would add a layer the fixture projects do not have.
+    """
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("DATAREPLAY_")}
+    yield
+    os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)

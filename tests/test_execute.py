@@ -374,7 +374,9 @@ def test_changed_plugin_code_is_refused_by_load_plugin(tmp_path: Path) -> None:
     assert load_plugin(ref).__name__ == "Changing"  # unchanged: accepted
 
     path.write_text(CHANGING.replace("VERSION = 1", "VERSION = 2"), encoding="utf-8")
-    mount_folder(folder, fresh=True)  # as a fresh process would: nothing imported yet
+    mount_folder(
+        folder, ref.package or "", fresh=True
+    )  # as a fresh process would: nothing imported yet
     with pytest.raises(PluginDefinitionError) as info:
         load_plugin(ref)
     message = str(info.value)
@@ -391,12 +393,12 @@ def test_plugin_that_disappeared_or_cannot_be_imported(tmp_path: Path) -> None:
     ref = PluginRegistry([folder], project_root=tmp_path, entry_points=()).reference("Changing")
 
     path.write_text(CHANGING.replace("class Changing", "class Renamed"), encoding="utf-8")
-    mount_folder(folder, fresh=True)
+    mount_folder(folder, ref.package or "", fresh=True)
     with pytest.raises(PluginDefinitionError, match=r"no longer defines plugin Changing"):
         load_plugin(ref)
 
     path.unlink()
-    mount_folder(folder, fresh=True)
+    mount_folder(folder, ref.package or "", fresh=True)
     with pytest.raises(
         PluginDefinitionError, match=r"plugin Changing cannot be imported from .*changing"
     ):

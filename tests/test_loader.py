@@ -92,42 +92,50 @@ def loaded_value(ref: PluginRef) -> tuple[str, str, str, bool]:
     return cls.value, cls.__module__, helpers.__file__ or "", fresh
 
 
-def package_of(folder: str) -> str:
-    return folder_package(Path(folder))
+def package_of(folder: str, root: str) -> str:
+    return folder_package(Path(folder), root=Path(root))
 
 
 # -- folder_package ---------------------------------------------------------------------------
 
 
 def test_folder_package_is_stable_and_unique_per_path(tmp_path: Path) -> None:
-    a, b = tmp_path / "a" / "modules", tmp_path / "b" / "modules"
+    project = tmp_path / "project"
+    a, b = project / "modules", tmp_path / "team" / "modules"
     a.mkdir(parents=True)
     b.mkdir(parents=True)
-    name_a = folder_package(a)
-    assert name_a == folder_package(a)
-    assert name_a == folder_package(tmp_path / "b" / ".." / "a" / "modules")  # resolved
-    assert name_a != folder_package(b)
-    for name in (name_a, folder_package(b)):
-        assert name.startswith(f"{PACKAGE_PREFIX}modules_")
-        assert name.isidentifier()
-        assert len(name) == len(f"{PACKAGE_PREFIX}modules_") + 10
-    # a folder name that is no identifier still gives an importable package name
-    odd = tmp_path / "team-plugins 2"
-    assert folder_package(odd).startswith(f"{PACKAGE_PREFIX}team_plugins_2_")
-    assert folder_package(odd).isidentifier()
+    # the project's own folder keeps its plain name; it does not depend on the path above
+    assert folder_package(a, root=project) == f"{PACKAGE_PREFIX}modules"
+    assert folder_package(project / "x" / ".." / "modules", root=project) == (
+        f"{PACKAGE_PREFIX}modules"
+    )
+    assert folder_package(project / "plugins" / "core", root=project) == (
+        f"{PACKAGE_PREFIX}plugins__core"
+    )
+    # a folder outside the project: readable, hashed, and not the project's `modules`
+    outside = folder_package(b, root=project)
+    assert outside.startswith(f"{PACKAGE_PREFIX}up__team__modules_") and outside.isidentifier()
+    assert outside != folder_package(a, root=project)
+    # the name follows the relative path, so a moved project keeps its names
+    moved = tmp_path / "moved"
+    assert folder_package(moved / "modules", root=moved) == folder_package(a, root=project)
+    # a folder name that is no identifier still gives an importable, distinct package name
+    odd = folder_package(project / "team-plugins 2", root=project)
+    assert odd.startswith(f"{PACKAGE_PREFIX}team_plugins_2_") and odd.isidentifier()
+    assert odd != folder_package(project / "team_plugins_2", root=project)
 
 
 def test_mount_folder_makes_the_folder_a_package(tmp_path: Path) -> None:
     a, _ = same_named_folders(tmp_path)
-    package = mount_folder(a)
-    assert package == folder_package(a)
+    package = mount_folder(a, folder_package(a, root=tmp_path))
+    assert package == folder_package(a, root=tmp_path)
     assert sys.modules[package].__path__ == [str(a.resolve())]
     helpers = __import__(f"{package}.helpers", fromlist=["VALUE"])
     assert helpers.VALUE == "from a"
-    assert mount_folder(a) == package and sys.modules[f"{package}.helpers"] is helpers
+    assert mount_folder(a, package) == package and sys.modules[f"{package}.helpers"] is helpers
     # fresh: forget what was imported from the folder, so files are read again
     write(a / "helpers.py", "VALUE = 'changed'\n")
-    mount_folder(a, fresh=True)
+    mount_folder(a, package, fresh=True)
     assert f"{package}.helpers" not in sys.modules
     assert __import__(f"{package}.helpers", fromlist=["VALUE"]).VALUE == "changed"
 
@@ -145,10 +153,14 @@ def test_same_named_folders_each_get_their_own_helpers(tmp_path: Path) -> None:
     # imported again at call time, after both folders were scanned: still its own folder's
     assert alpha.lazy_value() == "from a"  # type: ignore[attr-defined]
     assert beta.lazy_value() == "from b"  # type: ignore[attr-defined]
-    assert alpha.__module__ == f"{folder_package(a)}.plugin"
-    assert beta.__module__ == f"{folder_package(b)}.plugin"
-    assert sys.modules[f"{folder_package(a)}.helpers"].__file__ == str(a.resolve() / "helpers.py")
-    assert sys.modules[f"{folder_package(b)}.helpers"].__file__ == str(b.resolve() / "helpers.py")
+    assert alpha.__module__ == f"{folder_package(a, root=tmp_path)}.plugin"
+    assert beta.__module__ == f"{folder_package(b, root=tmp_path)}.plugin"
+    assert sys.modules[f"{folder_package(a, root=tmp_path)}.helpers"].__file__ == str(
+        a.resolve() / "helpers.py"
+    )
+    assert sys.modules[f"{folder_package(b, root=tmp_path)}.helpers"].__file__ == str(
+        b.resolve() / "helpers.py"
+    )
 
     ref_a, ref_b = registry.reference("AlphaPlugin"), registry.reference("BetaPlugin")
     assert (ref_a.folder, ref_b.folder) == (str(a.resolve()), str(b.resolve()))
@@ -164,10 +176,13 @@ def test_load_plugin_in_a_spawned_process_from_the_ref_alone(tmp_path: Path) -> 
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        packages = [pool.submit(package_of, str(folder)).result() for folder in (a, b)]
+        packages = [
+            pool.submit(package_of, str(folder), str(tmp_path)).result() for folder in (a, b)
+        ]
         loaded = [pool.submit(loaded_value, ref).result() for ref in refs]
 
-    assert packages == [folder_package(a), folder_package(b)]  # same names in every process
+    # same names in every process
+    assert packages == [folder_package(a, root=tmp_path), folder_package(b, root=tmp_path)]
     assert loaded == [
         ("from a", refs[0].module, str(a.resolve() / "helpers.py"), True),
         ("from b", refs[1].module, str(b.resolve() / "helpers.py"), True),
@@ -224,13 +239,31 @@ def test_same_named_folders_through_the_session_and_the_cli(
 
 
 @pytest.mark.parametrize("stem", ["modules", "plugins"])
-def test_folder_package_depends_on_the_full_path_not_the_cwd(
+def test_folder_package_does_not_depend_on_the_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stem: str
 ) -> None:
     folder = tmp_path / "proj" / stem
     folder.mkdir(parents=True)
-    absolute = folder_package(folder)
+    absolute = folder_package(folder, root=tmp_path / "proj")
     monkeypatch.chdir(tmp_path / "proj")
-    assert folder_package(Path(stem)) == absolute
+    assert folder_package(Path(stem), root=Path(".")) == absolute
     monkeypatch.chdir(tmp_path)
-    assert folder_package(Path("proj") / stem) == absolute
+    assert folder_package(Path("proj") / stem, root=Path("proj")) == absolute
+
+
+def test_another_project_with_the_same_folder_name_gets_its_own_package(tmp_path: Path) -> None:
+    first, second = tmp_path / "one" / "modules", tmp_path / "two" / "modules"
+    for folder, value in [(first, "one"), (second, "two")]:
+        write(folder / "helpers.py", f"VALUE = {value!r}\n")
+    name_one = mount_folder(first, folder_package(first, root=tmp_path / "one"))
+    name_two = mount_folder(second, folder_package(second, root=tmp_path / "two"))
+    assert name_one == f"{PACKAGE_PREFIX}modules" and name_two != name_one
+    assert __import__(f"{name_one}.helpers", fromlist=["VALUE"]).VALUE == "one"
+    assert __import__(f"{name_two}.helpers", fromlist=["VALUE"]).VALUE == "two"
+
+
+def test_a_folder_listed_twice_is_scanned_once(tmp_path: Path) -> None:
+    a, _ = same_named_folders(tmp_path)
+    registry = PluginRegistry([a, a / ".." / "modules"], project_root=tmp_path, entry_points=())
+    assert registry.names() == ["AlphaPlugin"]
+    assert registry.get("AlphaPlugin").value == "from a"

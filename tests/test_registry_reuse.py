@@ -42,7 +42,7 @@ def imports(marker: Path) -> int:
 
 
 def plugin_modules(project: Path) -> dict[str, object]:
-    package = folder_package(project / "modules")
+    package = folder_package(project / "modules", root=project)
     return {name: module for name, module in sys.modules.items() if name.startswith(package)}
 
 

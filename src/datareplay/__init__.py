@@ -14,17 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BasePlugin", "DataHub", "Param", "__version__"]
+__all__ = ["BasePlugin", "CheckResult", "DataHub", "Param", "__version__"]
 
 _HOMES = {
     "BasePlugin": "datareplay.plugins.base",
     "Param": "datareplay.plugins.base",
     "DataHub": "datareplay.data.hub",
+    "CheckResult": "datareplay.quality.evaluate",
 }
 
 if TYPE_CHECKING:
     from datareplay.data.hub import DataHub
     from datareplay.plugins.base import BasePlugin, Param
+    from datareplay.quality.evaluate import CheckResult
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 from datareplay.config.manager import CaseConfig
 from datareplay.data.catalog import DataCatalog
 from datareplay.project.paths import Project
+from datareplay.run.events import Listener
 from datareplay.run.runner import RunResult
 from datareplay.session import CaseOptions, Session
 
@@ -98,9 +99,15 @@ def run_pipeline(
     params_files: Sequence[str | Path] = (),
     env: str | None = None,
     wait: bool = False,
+    listeners: Sequence[Listener] = (),
 ) -> RunResult:
-    """Run the whole pipeline of ``case``; the result holds the run id, timings and hub."""
-    return session(project).run_pipeline(case, _options(overrides, params_files, env), wait=wait)
+    """Run the whole pipeline of ``case``; the result holds the run id, outcomes and data.
+
+    ``listeners`` are called with every event of the run (``datareplay.run.events``).
+    """
+    return session(project).run_pipeline(
+        case, _options(overrides, params_files, env), wait=wait, listeners=listeners
+    )
 
 
 def run_plugin(
@@ -112,8 +119,9 @@ def run_plugin(
     params_files: Sequence[str | Path] = (),
     env: str | None = None,
     wait: bool = False,
+    listeners: Sequence[Listener] = (),
 ) -> RunResult:
     """Run one step of ``case`` alone from persisted inputs."""
     return session(project).run_plugin(
-        case, name, _options(overrides, params_files, env), wait=wait
+        case, name, _options(overrides, params_files, env), wait=wait, listeners=listeners
     )

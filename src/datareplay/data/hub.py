@@ -99,7 +99,18 @@ class DataHub:
         """Record data-quality ``CheckResult``s with this step's outcome.
 
         They reach the run's quality results and the end-of-run table like the results
-        of checks declared on data sources.
+        of checks declared on data sources; a failed result of severity ``error`` fails
+        the step when ``run`` returns (raise ``QualityError`` to stop at once). Raises
+        DataAccessError for anything that is not a ``CheckResult``.
         """
+        from datareplay.quality.evaluate import CheckResult
+
+        results = list(results)
+        for result in results:
+            if not isinstance(result, CheckResult):
+                raise DataAccessError(
+                    f"step '{self._step}' reported a {type(result).__name__} as a quality "
+                    "result; report datareplay.CheckResult values"
+                )
         if self._report is not None:
-            self._report(list(results))
+            self._report(results)

@@ -1,16 +1,20 @@
 """Importing a plugin from its location alone, in this process or in a fresh one.
 
 A plugin folder (``modules/``, ``../team_plugins/modules``) is imported as a package
-whose name is derived from the folder's full resolved path, not from its last component:
-two folders both called ``modules`` get two packages, so a relative import in one never
-resolves to the other's helper. The package is created on demand from the folder path,
-so a spawned worker or a Dask worker that has never seen the registry imports the same
-module under the same name.
+whose name is derived from the folder's path relative to the project root, not from its
+last component: ``modules`` becomes ``datareplay_plugins_modules`` and
+``../team_plugins/modules`` becomes ``datareplay_plugins_up__team_plugins__modules_<hash>``,
+so two folders called ``modules`` get two packages and a relative import in one never
+resolves to the other's helper. The name does not depend on where the project lives, so
+pickles of classes defined in plugin modules survive moving the project, and a worker
+that mounts the project elsewhere imports the same names. The folder's own top-level
+``__init__.py`` is not run (files named ``_*.py`` are never imported by discovery);
+subfolders are ordinary packages.
 
-A ``PluginRef`` is the plain-data name of a plugin class: its module, the folder that
-module lives in (for folder plugins), and a fingerprint of the module's source (the
-xxh3_128 hash of the file's bytes). ``load_plugin`` turns it back into the class and
-refuses code that changed after the reference was taken.
+A ``PluginRef`` is the plain-data name of a plugin class: its module, the folder and
+package that module lives in (for folder plugins), and a fingerprint of the module's
+source (the xxh3_128 hash of the file's bytes). ``load_plugin`` turns it back into the
+class in any process and refuses code that changed after the reference was taken.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ PACKAGE_PREFIX = "datareplay_plugins_"
 class PluginRef:
     """Where a plugin class lives and what its code was, as plain data.
 
-    ``module`` is the importable module name; ``folder`` the resolved plugin folder whose
-    synthetic package holds it (``None`` for installed packages); ``fingerprint`` is
+    ``module`` is the importable module name; ``folder`` the resolved plugin folder and
+    ``package`` the name it is mounted as (both ``None`` for installed packages);
+    ``fingerprint`` is
     ``"xxh3_128:<32 hex digits>"`` of the module's source file (or of its qualified name
     when it has no file).
     """
@@ -45,39 +50,55 @@ class PluginRef:
     module: str
     folder: str | None
     fingerprint: str
+    package: str | None = None
 
     @property
     def qualname(self) -> str:
         return f"{self.module}:{self.name}"
 
 
-def folder_package(folder: Path) -> str:
-    """The package name a plugin folder is imported as: its last name plus a path hash.
+def folder_package(folder: Path, *, root: Path) -> str:
+    """The package name of plugin folder ``folder`` in the project at ``root``.
 
-    ``/work/proj/modules`` → ``datareplay_plugins_modules_3f9c0a1be2``. Stable across
-    processes and machines that see the folder at the same path.
+    ``modules`` → ``datareplay_plugins_modules``; a path that is not a plain dotted name
+    (``../team_plugins/modules``, ``my-plugins``) gets its characters folded to ``_``,
+    ``/`` to ``__``, ``..`` to ``up`` and a 6-digit hash of the relative path, so that
+    two different paths never share a name.
     """
+    import os
+
+    relative = os.path.relpath(folder.resolve(), root.resolve()).replace(os.sep, "/")
+    parts = ["up" if part == ".." else re.sub(r"\W", "_", part) for part in relative.split("/")]
+    name = "__".join(parts)
+    if all(part.isidentifier() for part in relative.split("/")):
+        return PACKAGE_PREFIX + name
+    return f"{PACKAGE_PREFIX}{name}_{_short_hash(relative)}"
+
+
+def _short_hash(text: str) -> str:
     import xxhash
 
-    resolved = str(folder.resolve())
-    digest = xxhash.xxh3_64_hexdigest(resolved.encode("utf-8"))[:10]
-    stem = re.sub(r"\W", "_", folder.name)
-    return f"{PACKAGE_PREFIX}{stem}_{digest}"
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))[:6]
 
 
-def mount_folder(folder: Path, *, fresh: bool = False) -> str:
-    """Make ``folder`` importable as its package; return the package name.
+def mount_folder(folder: Path, package: str, *, fresh: bool = False) -> str:
+    """Make ``folder`` importable as ``package``; return the name it was mounted as.
 
-    With ``fresh`` every module already imported from it is forgotten first, so that the
-    next import reads the files as they are now.
+    With ``fresh`` every module already imported from the package is forgotten first, so
+    that the next import reads the files as they are now. When another folder (of
+    another project in this process) is already mounted under ``package``, this folder
+    gets ``package`` plus a hash of its absolute path instead.
     """
-    package = folder_package(folder)
+    folder = folder.resolve()
+    mounted = sys.modules.get(package)
+    if mounted is not None and list(getattr(mounted, "__path__", [])) != [str(folder)]:
+        package = f"{package}_{_short_hash(str(folder))}"
     if fresh:
         for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             del sys.modules[name]
     if package not in sys.modules:
         root = types.ModuleType(package)
-        root.__path__ = [str(folder.resolve())]
+        root.__path__ = [str(folder)]
         root.__file__ = None
         sys.modules[package] = root
     return package
@@ -98,14 +119,17 @@ def module_fingerprint(module: types.ModuleType | None, *, fallback: str) -> str
     return "xxh3_128:" + xxhash.xxh3_128_hexdigest(data)
 
 
-def reference(cls: type[BasePlugin], *, folder: Path | None = None) -> PluginRef:
-    """The ``PluginRef`` of a plugin class imported from ``folder`` (or a package)."""
+def reference(
+    cls: type[BasePlugin], *, folder: Path | None = None, package: str | None = None
+) -> PluginRef:
+    """The ``PluginRef`` of a plugin class imported from ``folder`` mounted as ``package``."""
     module = sys.modules.get(cls.__module__)
     return PluginRef(
         name=cls.__qualname__,
         module=cls.__module__,
         folder=str(folder.resolve()) if folder is not None else None,
         fingerprint=module_fingerprint(module, fallback=f"{cls.__module__}:{cls.__qualname__}"),
+        package=package,
     )
 
 
@@ -117,8 +141,8 @@ def load_plugin(ref: PluginRef) -> type[BasePlugin]:
     """
     from datareplay.plugins.base import BasePlugin
 
-    if ref.folder is not None:
-        mount_folder(Path(ref.folder))
+    if ref.folder is not None and ref.package is not None:
+        mount_folder(Path(ref.folder), ref.package)
     try:
         module = importlib.import_module(ref.module)
     except Exception as exc:

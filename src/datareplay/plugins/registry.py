@@ -34,7 +34,7 @@ from datareplay.errors import (
     did_you_mean,
 )
 from datareplay.plugins.base import BasePlugin, check_plugin_class
-from datareplay.plugins.loader import PluginRef, mount_folder, reference
+from datareplay.plugins.loader import PluginRef, folder_package, mount_folder, reference
 
 ENTRY_POINT_GROUP = "datareplay.plugins"
 _SKIP = ("_", "test_")
@@ -67,7 +67,7 @@ class PluginRegistry:
         project_root: Path,
         entry_points: Iterable[EntryPoint] | None = None,
     ) -> None:
-        self.folders = folders
+        self.folders = list(dict.fromkeys(folder.resolve() for folder in folders))
         self.project_root = project_root
         self._entry_points = entry_points
         self._plugins: dict[str, PluginInfo] | None = None
@@ -134,8 +134,9 @@ class PluginRegistry:
 
     def _scan_folder(self, folder: Path) -> Iterator[PluginInfo]:
         folder = folder.resolve()
-        package = mount_folder(folder, fresh=True)  # a fresh import: files may have changed
         label = self._display(folder)
+        package = folder_package(folder, root=self.project_root)
+        package = mount_folder(folder, package, fresh=True)  # files may have changed since
         for path in sorted(folder.rglob("*.py")):
             relative = path.relative_to(folder)
             if any(part.startswith(_SKIP) for part in relative.parts[:-1]):
@@ -150,7 +151,9 @@ class PluginRegistry:
                 reason = f"{origin} failed to import: {describe_exception(exc)}"
                 yield PluginInfo(origin, origin, label, error=reason, broken_module=True)
                 continue
-            yield from _plugins_in(module, origin=origin, source=label, own=dotted, folder=folder)
+            yield from _plugins_in(
+                module, origin=origin, source=label, own=dotted, folder=folder, package=package
+            )
 
     def _scan_entry_point(self, ep: EntryPoint) -> Iterator[PluginInfo]:
         source = _dist_label(ep)
@@ -219,7 +222,13 @@ def _dist_label(ep: EntryPoint) -> str:
 
 
 def _plugins_in(
-    module: Any, *, origin: str, source: str, own: str, folder: Path | None = None
+    module: Any,
+    *,
+    origin: str,
+    source: str,
+    own: str,
+    folder: Path | None = None,
+    package: str | None = None,
 ) -> Iterator[PluginInfo]:
     """Every plugin class defined in ``module`` itself (not the ones it imports)."""
     for value in vars(module).values():
@@ -229,13 +238,21 @@ def _plugins_in(
             and value is not BasePlugin
             and value.__module__ == own
         ):
-            yield _checked(value, origin=origin, source=source, folder=folder)
+            yield _checked(value, origin=origin, source=source, folder=folder, package=package)
 
 
-def _checked(cls: type, *, origin: str, source: str, folder: Path | None = None) -> PluginInfo:
+def _checked(
+    cls: type,
+    *,
+    origin: str,
+    source: str,
+    folder: Path | None = None,
+    package: str | None = None,
+) -> PluginInfo:
     try:
         check_plugin_class(cls, origin=origin)
     except PluginDefinitionError as exc:
         return PluginInfo(cls.__name__, origin, source, None, str(exc))
     assert issubclass(cls, BasePlugin)
-    return PluginInfo(cls.__name__, origin, source, cls, ref=reference(cls, folder=folder))
+    ref = reference(cls, folder=folder, package=package)
+    return PluginInfo(cls.__name__, origin, source, cls, ref=ref)

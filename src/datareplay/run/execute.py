@@ -54,6 +54,7 @@ def execute(
     from datareplay.data.catalog import DataCatalog
 
     started = time.perf_counter()
+    fresh = catalog is None
     if catalog is None:
         catalog = DataCatalog(spec.sources, project_root=Path(spec.project_root))
     written: dict[str, DataRef] = {}
@@ -80,6 +81,8 @@ def execute(
     exception: BaseException | None = None
     plugin_name = spec.plugin.name.rsplit(".", 1)[-1]
     try:
+        if fresh:
+            _check_reachable(spec, catalog)
         cls = plugin or _load(spec)
         hub = catalog.hub(
             spec.name,
@@ -90,18 +93,19 @@ def execute(
         )
         cls(params=spec.params, step=spec.name).run(hub)
         missing = [port for port, source in spec.outputs.items() if source not in written]
+        blocking = [result.line() for result in quality if result.blocking]
         if missing:
             error = StepError("", f"it did not write its declared output '{missing[0]}'")
+        elif blocking:  # results a plugin reported without raising still stop the run
+            error = StepError("QualityError", "\n".join(blocking))
     except DataReplayError as exc:
         error = StepError(type(exc).__name__, str(exc), exc.exit_code, traceback.format_exc())
         exception = exc
-    except Exception as exc:
-        error = StepError(
-            type(exc).__name__,
-            describe_exception(exc),
-            ExitCode.RUN_FAILED,
-            traceback.format_exc(),
-        )
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() fails its step only
+        reason = describe_exception(exc)
+        if isinstance(exc, SystemExit):
+            reason = f"the plugin called sys.exit({exc.code!r})"
+        error = StepError(type(exc).__name__, reason, ExitCode.RUN_FAILED, traceback.format_exc())
         exception = exc
     outcome = StepOutcome(
         name=spec.name,
@@ -119,6 +123,20 @@ def _declared_order(written: dict[str, DataRef], spec: StepSpec) -> dict[str, Da
     """The refs of ``written`` in the order the plugin declares its outputs."""
     ordered = {name: written[name] for name in spec.outputs.values() if name in written}
     return {**ordered, **written}
+
+
+def _check_reachable(spec: StepSpec, catalog: DataCatalog) -> None:
+    """Refuse inputs that live only in another process's memory."""
+    from datareplay.errors import PersistenceError
+
+    for port, name in spec.inputs.items():
+        source = spec.sources[name]
+        if not source.persisted and not catalog.available(name):
+            raise PersistenceError(
+                f"input '{port}' (data source '{name}', format {source.format.name}) is kept "
+                "in memory only, so a step running in another process cannot read it; give "
+                "the source a persistent format (parquet, feather, csv, json, pickle)"
+            )
 
 
 def _load(spec: StepSpec) -> type[BasePlugin]:

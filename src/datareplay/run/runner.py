@@ -106,7 +106,10 @@ class PipelineRunner:
         )
         started = time.perf_counter()
         current = ""
-        gc.freeze()
+        # leave a host program's own gc.freeze() alone: unfreeze only what we froze
+        freeze = gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         try:
             last_use = self._last_use(selected)
             total = len(selected)
@@ -148,8 +151,15 @@ class PipelineRunner:
                 )
             )
             raise
+        except StepFailed:
+            raise
+        except BaseException:  # anything else ends the run too, and listeners hear of it
+            result.seconds = time.perf_counter() - started
+            emit(self._finished("failed", result))
+            raise
         finally:
-            gc.unfreeze()
+            if freeze:
+                gc.unfreeze()
         result.seconds = time.perf_counter() - started
         emit(self._finished("succeeded", result))
         return result
