@@ -198,10 +198,11 @@ def atomic_target(target: Path, *, sweep: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target`` atomically.
 
     The temporary exists (empty, created by this function) when the caller gets it; the
-    caller writes it by path, and a caller that neither writes nor truncates it fails
-    (a writer that wrote somewhere else must not replace the target with nothing). On any exception (including KeyboardInterrupt) the
-    temporary file is removed and the old ``target``, if any, is left untouched. With
-    ``sweep``, temporaries of ``target`` whose writers are gone are removed first.
+    caller writes it by path, and a caller that neither writes nor truncates it fails (a
+    writer that wrote somewhere else must not replace the target with nothing). On any
+    exception (including KeyboardInterrupt) the temporary file is removed and the old
+    ``target``, if any, is left untouched. With ``sweep``, temporaries of ``target``
+    whose writers are gone are removed first.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     if sweep:
