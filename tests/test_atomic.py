@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ from datareplay.data.atomic import (
 
 def names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+# a PID above the kernel's limit is never a running process
+GONE_PID = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+
+
+def left_behind(target: Path) -> Path:
+    """A temporary of ``target`` named after a writer that is gone."""
+    return target.with_name(f".{target.name}{TMP_MARKER}{GONE_PID}-1-{os.urandom(4).hex()}")
 
 
 def test_atomic_write_bytes_creates_file_and_parents(tmp_path: Path) -> None:
@@ -149,9 +159,9 @@ def test_sweep_removes_only_temporaries_of_the_given_targets(tmp_path: Path) -> 
     target.parent.mkdir()
     target.write_bytes(b"real")
     other.write_bytes(b"real")
-    leftover1 = temp_path_for(target)
-    leftover2 = temp_path_for(target)
-    other_leftover = temp_path_for(other)
+    leftover1 = left_behind(target)
+    leftover2 = left_behind(target)
+    other_leftover = left_behind(other)
     for path in (leftover1, leftover2, other_leftover):
         path.write_bytes(b"half")
     plain = tmp_path / "data" / "notes.txt"
@@ -173,7 +183,7 @@ def test_sweep_handles_several_targets_and_missing_folders(tmp_path: Path) -> No
     b = tmp_path / "two" / "b.csv"
     a.parent.mkdir()
     b.parent.mkdir()
-    ta, tb = temp_path_for(a), temp_path_for(b)
+    ta, tb = left_behind(a), left_behind(b)
     ta.write_bytes(b"")
     tb.write_bytes(b"")
     removed = sweep_temporaries([a, tmp_path / "missing" / "c.csv", b])
@@ -183,11 +193,11 @@ def test_sweep_handles_several_targets_and_missing_folders(tmp_path: Path) -> No
 
 def test_sweep_skips_directories_and_symlinks(tmp_path: Path) -> None:
     target = tmp_path / "a.csv"
-    folder = temp_path_for(target)
+    folder = left_behind(target)
     folder.mkdir()
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
-    link = temp_path_for(target)
+    link = left_behind(target)
     link.symlink_to(victim)
     assert sweep_temporaries([target]) == []
     assert folder.is_dir()
@@ -198,7 +208,7 @@ def test_sweep_skips_directories_and_symlinks(tmp_path: Path) -> None:
 def test_sweep_target_names_with_glob_characters(tmp_path: Path) -> None:
     target = tmp_path / "a[1]*.csv"
     lookalike = tmp_path / "a1x.csv"
-    mine, theirs = temp_path_for(target), temp_path_for(lookalike)
+    mine, theirs = left_behind(target), left_behind(lookalike)
     mine.write_bytes(b"")
     theirs.write_bytes(b"")
     assert sweep_temporaries([target]) == [mine]
@@ -207,7 +217,7 @@ def test_sweep_target_names_with_glob_characters(tmp_path: Path) -> None:
 
 def test_sweep_does_not_recurse(tmp_path: Path) -> None:
     target = tmp_path / "a.csv"
-    nested = tmp_path / "sub" / temp_path_for(target).name
+    nested = tmp_path / "sub" / left_behind(target).name
     nested.parent.mkdir()
     nested.write_bytes(b"")
     assert sweep_temporaries([target]) == []

@@ -358,7 +358,7 @@ def test_default_paths_live_in_the_case_data_folder(tmp_path: Path) -> None:
     assert sources["ipc"].path == case_data / "ipc.feather"
     assert sources["scratch"].path is None
     assert not sources["scratch"].persisted
-    assert all(s.trusted for s in sources.values())
+    assert all(s.may_unpickle(s.path) for s in sources.values() if s.path is not None)
     assert list(sources) == ["signals", "table", "doc", "blob", "ipc", "scratch"]
 
 
@@ -487,12 +487,17 @@ def test_pickle_outside_case_folder_is_untrusted_unless_marked(tmp_path: Path) -
           table: {path: data/raw/table.parquet}
         """,
     )
-    assert sources["own"].trusted
-    assert sources["own_explicit"].trusted
-    assert not sources["shared"].trusted
-    assert not sources["other_case"].trusted
-    assert sources["marked"].trusted
-    assert sources["table"].trusted  # only pickle runs code on load
+
+    def trusted(name: str) -> bool:  # the trust check made on the resolved file when read
+        path = sources[name].path
+        return path is not None and sources[name].may_unpickle(path.resolve())
+
+    assert trusted("own")
+    assert trusted("own_explicit")
+    assert not trusted("shared")
+    assert not trusted("other_case")
+    assert trusted("marked")
+    assert trusted("table")  # only pickle runs code on load
 
 
 # -- property: the merge rule ---------------------------------------------------------------

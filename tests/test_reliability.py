@@ -298,7 +298,8 @@ def test_sigkilled_holder_never_leaves_a_stale_lock(mini: Path, cli) -> None:
 def test_leftover_temporaries_are_swept_on_the_next_run(mini: Path, cli) -> None:
     data = mini / "cases" / "r" / "data"
     data.mkdir(parents=True)
-    leftover = data / ".c.parquet.dr-tmp-999-abcd"
+    gone_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # never running
+    leftover = data / f".c.parquet.dr-tmp-{gone_pid}-abcd"
     leftover.write_bytes(b"half a file")
     unrelated = data / "notes.txt"
     unrelated.write_text("keep me")

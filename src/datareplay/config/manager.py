@@ -20,7 +20,7 @@ from datareplay.config.merged import MergedConfig
 from datareplay.config.overrides import Override, resolve_path
 from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
 from datareplay.errors import ConfigError, UnknownNameError, did_you_mean
-from datareplay.project.names import check_name, contained_path
+from datareplay.project.names import check_location, check_name, contained_path
 from datareplay.project.paths import Project
 
 if TYPE_CHECKING:
@@ -239,13 +239,15 @@ class ConfigManager:
                         spec.path, base=root, roots=roots, what=f"{where}: data source '{name}'"
                     )
                 else:
-                    path = case_data / f"{name}{fmt.extension}"
-            # pickle runs code on load: only the case's own store is trusted by default
-            trusted = (
-                fmt.name != "pickle"
-                or spec.trusted
-                or (path is not None and path.is_relative_to(case_data))
-            )
+                    path = check_location(
+                        case_data / f"{name}{fmt.extension}",
+                        roots=roots,
+                        what=f"{where}: data source '{name}'",
+                        shown=self.project.relative(case_data / f"{name}{fmt.extension}"),
+                    )
+            # pickle runs code on load: only the case's own store (``store``, checked on
+            # the resolved file at read time) is trusted by default
+            trusted = fmt.name != "pickle" or spec.trusted
             checks: tuple[Any, ...] = ()
             if spec.checks:
                 from datareplay.quality.specs import parse_checks
@@ -263,6 +265,8 @@ class ConfigManager:
                 description=spec.description,
                 trusted=trusted,
                 checks=checks,
+                roots=tuple(root.resolve() for root in roots),
+                store=case_data,
             )
         for source in sources.values():
             for check in source.checks:

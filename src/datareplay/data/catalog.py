@@ -14,7 +14,7 @@ outputs. The Python API hands the catalog itself to notebooks::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,14 @@ class DataCatalog:
         return self._sources
 
     def add_source(self, source: DataSource) -> None:
-        """Declare a source the case did not (the run's quality results)."""
+        """Declare a source the case did not (the run's quality results).
+
+        A source without ``roots`` gets those of the case's sources (else the project
+        root), so its file is checked like theirs whenever it is opened.
+        """
+        if not source.roots:
+            roots = next((s.roots for s in self._sources.values() if s.roots), None)
+            source = replace(source, roots=roots or (self.project_root.resolve(),))
         self._sources[source.name] = source
 
     def _source(self, name: str) -> DataSource:

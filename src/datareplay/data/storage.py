@@ -7,7 +7,11 @@ and the rows and columns of the value where it has a shape. A read can be checke
 against a reference: if the file's bytes no longer hash to it, the read is refused.
 
 ``Storage`` is the small interface the catalog uses; ``LocalStorage`` implements it on
-the local file system with atomic replacement (see ``datareplay.data.atomic``). Another
+the local file system with atomic replacement (see ``datareplay.data.atomic``). Every file
+it opens is resolved first and checked against the source's ``roots`` (see
+``datareplay.data.source``): a read follows a symlink only to a file inside them and reads
+the resolved file; a write goes to the resolved folder and replaces the entry at the
+target's name (a symlink there is replaced, never written through). Another
 implementation (object stores through fsspec URLs) plugs in here without touching the
 plugins or the runner.
 """
@@ -20,7 +24,7 @@ from typing import Any, Protocol
 
 from datareplay.data.atomic import atomic_target
 from datareplay.data.formats import describe
-from datareplay.data.source import DataSource
+from datareplay.data.source import FIX_ESCAPE, DataSource, describe_escape, outside
 from datareplay.errors import PersistenceError, describe_exception
 
 HASH_ALGORITHM = "xxh3_128"
@@ -126,8 +130,9 @@ class LocalStorage:
         write = source.format.write
         assert write is not None and source.path is not None
         where = self._display(source.path)
+        target = self._write_target(source, where)
         try:
-            with atomic_target(source.path) as tmp:
+            with atomic_target(target) as tmp:
                 write(value, tmp)
                 content_hash, size = hash_file(tmp)
         except OSError as exc:
@@ -152,6 +157,33 @@ class LocalStorage:
             describe(value),
         )
 
+    def _write_target(self, source: DataSource, where: str) -> Path:
+        """The path to replace: the target's name in its resolved, checked folder."""
+        assert source.path is not None
+        if not source.roots:
+            return source.path
+        folder = source.path.parent
+        escaped = outside(folder, source.roots)
+        if escaped is not None:
+            raise PersistenceError(
+                f"data source '{source.name}': refusing to write {where}: "
+                f"{describe_escape(folder, escaped, self._display(folder))}; {FIX_ESCAPE}"
+            )
+        return folder.resolve() / source.path.name
+
+    def _read_target(self, source: DataSource, where: str, hint: str) -> Path:
+        """The resolved file behind ``source.path``, refused when it leaves the roots."""
+        assert source.path is not None
+        if not source.roots:
+            return source.path.resolve()
+        escaped = outside(source.path, source.roots)
+        if escaped is not None:
+            raise PersistenceError(
+                f"data source '{source.name}': refusing to read "
+                f"{describe_escape(source.path, escaped, where)}{hint}; {FIX_ESCAPE}"
+            )
+        return source.path.resolve()
+
     def read(self, source: DataSource, *, expect: DataRef | None = None, hint: str = "") -> Any:
         read = source.format.read
         if read is None or source.path is None:
@@ -162,14 +194,16 @@ class LocalStorage:
         where = self._display(source.path)
         if not source.path.is_file():
             raise PersistenceError(f"data source '{source.name}' has no file at {where}{hint}")
-        if not source.trusted:
+        path = self._read_target(source, where, hint)
+        if source.format.name == "pickle" and not source.may_unpickle(path):
+            shown = where if path == source.path.absolute() else f"{where} (a link to {path})"
             raise PersistenceError(
-                f"data source '{source.name}': refusing to unpickle {where}, "
-                "which this project did not write; set trusted: true on the source if you "
-                "know where the file comes from"
+                f"data source '{source.name}': refusing to unpickle {shown}, "
+                "which is not in the case's own data folder; set trusted: true on the source "
+                "if you know where the file comes from"
             )
         if expect is not None and expect.content_hash is not None:
-            found, _ = hash_file(source.path)
+            found, _ = hash_file(path)
             if found != expect.content_hash:
                 raise PersistenceError(
                     f"data source '{source.name}' at {where} is not the version expected "
@@ -177,7 +211,7 @@ class LocalStorage:
                     f"after it was written{hint}: rerun that step"
                 )
         try:
-            return read(source.path)
+            return read(path)
         except Exception as exc:
             raise PersistenceError(
                 f"cannot read data source '{source.name}' from {where}{hint}: "

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from datareplay.data.source import FIX_ESCAPE, describe_escape, outside
 from datareplay.errors import UnsafeNameError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -49,3 +50,16 @@ def contained_path(value: str, *, base: Path, roots: Iterable[Path], what: str) 
             "config/global.yaml"
         )
     return path.resolve()
+
+
+def check_location(path: Path, *, roots: Iterable[Path], what: str, shown: str) -> Path:
+    """Return ``path`` unchanged if it resolves inside ``roots``, else raise UnsafeNameError.
+
+    For paths the engine derives itself (a source's default file in the case's data
+    folder), where a symlink planted at that name must not lead outside. ``shown`` names
+    ``path`` in the message.
+    """
+    escaped = outside(path, [root.resolve() for root in roots])
+    if escaped is not None:
+        raise UnsafeNameError(f"{what}: {describe_escape(path, escaped, shown)}; {FIX_ESCAPE}")
+    return path

@@ -5,13 +5,14 @@ Every path the engine touches is derived here from the project root and a checke
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from datareplay.data.atomic import atomic_write_bytes
-from datareplay.errors import UnknownNameError, UsageError, did_you_mean
-from datareplay.project.names import check_name
+from datareplay.data.atomic import atomic_write_bytes, sweep_temporaries
+from datareplay.errors import UnknownNameError, UnsafeNameError, UsageError, did_you_mean
+from datareplay.project.names import check_name, inside
 
 CASE_FILE = "case.yaml"
 TEMPLATE_SUFFIX = "_case.yaml"
@@ -62,7 +63,13 @@ class Project:
         return self.root / "templates"
 
     def relative(self, path: Path) -> str:
-        """``path`` relative to the root when inside it, for messages."""
+        """``path`` relative to the root when inside it, for messages.
+
+        A path written below the root is shown as written, so a symlink is named by its
+        own name rather than by where it leads.
+        """
+        if path.is_absolute() and path.is_relative_to(self.root) and ".." not in path.parts:
+            return str(path.relative_to(self.root))
         try:
             return str(path.resolve().relative_to(self.root))
         except ValueError:
@@ -112,6 +119,13 @@ class Project:
         target_dir = self.case_dir(case)
         target = target_dir / CASE_FILE
         content = source.read_bytes()
+        if not inside(target_dir, [self.cases_dir]):
+            raise UnsafeNameError(
+                f"{self.relative(target_dir)} is a symlink to {target_dir.resolve()}, outside "
+                f"{self.relative(self.cases_dir)}/; remove the link or pick another case name"
+            )
+        with contextlib.suppress(OSError):  # leftovers of a creation that was killed
+            sweep_temporaries([target])
         if target.exists():
             if target.read_bytes() == content:
                 return False

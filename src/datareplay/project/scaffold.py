@@ -1,19 +1,22 @@
 """``datareplay init DIR``: a new project that runs straight away.
 
 The files come from the ``project/skeleton/`` folder shipped inside the package. They are copied
-into a temporary folder beside the target and renamed into place at the end, so an
-interrupted ``init`` never leaves half a project behind.
+into a temporary folder beside the target (named like every temporary, after its writer)
+and renamed into place at the end, so an interrupted ``init`` never leaves half a project
+behind; the staging folder a killed ``init`` left is swept by the next ``init`` of that
+folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from datareplay.data.atomic import TMP_MARKER, fsync_dir
+from datareplay.data.atomic import fsync_dir, sweep_temporaries, temp_path_for
 from datareplay.errors import UsageError
 
 _SKIP = {"__pycache__"}
@@ -28,8 +31,10 @@ def init_project(target: Path) -> list[Path]:
         )
     if not target.parent.is_dir():
         raise UsageError(f"{target.parent} does not exist; create it first")
-    staging = target.with_name(f".{target.name}{TMP_MARKER}{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    # stagings of an init that was killed are swept once their writer is gone
+    with contextlib.suppress(OSError):
+        sweep_temporaries([target], folders=True)
+    staging = temp_path_for(target)
     try:
         written = _copy(files("datareplay.project") / "skeleton", staging)
         if target.exists():
