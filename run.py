@@ -1,11 +1,19 @@
 """Run Data Replay on this project: ``python run.py --help``."""
 
 import os
-import sys
-from pathlib import Path
+import signal
 
-from datareplay.cli.main import main
+
+def _interrupted(signum, frame):
+    """Ctrl-C before the engine is loaded: the same line and exit code as later on."""
+    os.write(2, b"error: interrupted; everything written before the interruption is kept\n")
+    os._exit(130)
+
 
 if __name__ == "__main__":
-    os.environ.setdefault("DATAREPLAY_PROJECT", str(Path(__file__).resolve().parent))
-    sys.exit(main(prog_name="python run.py"))
+    signal.signal(signal.SIGINT, _interrupted)  # from the first instruction: never a traceback
+    os.environ.setdefault("DATAREPLAY_PROJECT", os.path.dirname(os.path.realpath(__file__)))
+
+    from datareplay.__main__ import run
+
+    run(prog_name="python run.py")

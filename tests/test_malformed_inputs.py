@@ -1,12 +1,15 @@
 """The malformed-input battery: every bad input exits 2 with one line and changes nothing.
 
 Each row puts one bad input into a fresh copy of the project (a case.yaml, global.yaml,
-template, plugin module or command line) and checks exit code 2, exactly one line on
-stderr without a traceback, and that ``cases/`` and all data are byte-for-byte unchanged.
+logging.yaml, template, --params file, plugin module or command line) and checks exit code
+2, exactly one line on stderr without a traceback, and that ``cases/`` and all data are
+byte-for-byte unchanged.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,11 +41,35 @@ class Bad:
     message: str
     files: dict[str, str | bytes] = field(default_factory=dict)
     args: list[str] = field(default_factory=lambda: ["pipeline", "--case", "demo"])
+    setup: Callable[[Path], None] | None = None  # for what a file's text cannot say
 
 
 CASE = "cases/demo/case.yaml"
 GLOBAL = "config/global.yaml"
+LOGGING = "config/logging.yaml"
+PARAMS = "params.yaml"
 BROKEN_MODULE = "modules/broken_plugin.py"
+WITH_PARAMS = ["pipeline", "--case", "demo", "--params", PARAMS]
+
+
+def fifo_at(name: str) -> Callable[[Path], None]:
+    def make(project: Path) -> None:
+        path = project / name
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+
+    return make
+
+
+def logging_with(handler: str, *, formatter: str = "{format: '%(message)s'}") -> str:
+    """A logging.yaml whose handler ``h`` (and formatter ``f``) are the given YAML."""
+    return (
+        "version: 1\n"
+        f"formatters:\n  f: {formatter}\n"
+        f"handlers:\n  h: {handler}\n"
+        "root:\n  level: INFO\n  handlers: [h]\n"
+    )
+
 
 BATTERY = [
     # -- case.yaml: syntax and document shape
@@ -225,6 +252,32 @@ BATTERY = [
         "not UTF-8 (invalid byte at offset",
         {CASE: "description: Stra\xdfe\n".encode("latin-1")},
     ),
+    Bad(
+        "huge-integer",
+        "cases/demo/case.yaml:57:16: pipeline[1].params.rate_hz: a number of 5,000 characters "
+        "is too long",
+        {CASE: case_with("rate_hz: 20.0", "rate_hz: " + "7" * 5000)},
+    ),
+    Bad(
+        "sexagesimal-bomb",
+        "pipeline[1].params.rate_hz: a number of 200,001 characters is too long",
+        {CASE: case_with("rate_hz: 20.0", "rate_hz: 1" + ":0" * 100_000)},
+    ),
+    Bad(
+        "int-too-large-for-float",
+        "param 'rate_hz' must be float, got an int too large for a float (400 digits)",
+        {CASE: case_with("rate_hz: 20.0", "rate_hz: " + "9" * 400)},
+    ),
+    Bad(
+        "nul-byte",
+        "cases/demo/case.yaml:6:17: control character U+0000 is not allowed in YAML",
+        {CASE: case_with("description: Synthetic", "description: Syn\x00thetic")},
+    ),
+    Bad(
+        "escape-character",
+        "cases/demo/case.yaml:6:17: control character U+001B is not allowed in YAML",
+        {CASE: case_with("description: Synthetic", "description: Syn\x1bthetic")},
+    ),
     # -- global.yaml
     Bad("global-syntax", "config/global.yaml:2:1: YAML syntax error", {GLOBAL: "data: {a\n"}),
     Bad(
@@ -242,6 +295,94 @@ BATTERY = [
         "unknown format 'xlsx'",
         {GLOBAL: "data:\n  default_format: xlsx\n"},
     ),
+    Bad(
+        "global-plugin-path-nul",
+        "config/global.yaml:2: plugins.paths[0]: a path cannot contain a NUL byte",
+        {GLOBAL: 'plugins:\n  paths: ["mod\\0ules"]\n'},
+    ),
+    Bad(
+        "global-plugin-path-too-long",
+        "plugins.paths[0]: a file or folder name of 300 bytes in the path is too long",
+        {GLOBAL: f"plugins:\n  paths: [{'m' * 300}]\n"},
+    ),
+    Bad(
+        "global-is-a-fifo",
+        "config/global.yaml: cannot read: it is a named pipe",
+        setup=fifo_at(GLOBAL),
+    ),
+    # -- logging.yaml: it can never run code or write outside the project
+    Bad(
+        "logging-factory",
+        "config/logging.yaml:5: handlers.h.(): factories ('()') are not allowed",
+        {LOGGING: logging_with("{'()': os.system, command: 'touch pwned'}")},
+    ),
+    Bad(
+        "logging-formatter-factory",
+        "config/logging.yaml:3: formatters.f.(): factories ('()') are not allowed",
+        {LOGGING: logging_with("{class: logging.NullHandler}", formatter="{'()': os.getcwd}")},
+    ),
+    Bad(
+        "logging-class",
+        "config/logging.yaml:5: handlers.h.class: class 'subprocess.Popen' is not allowed",
+        {LOGGING: logging_with("{class: subprocess.Popen, args: [touch, pwned]}")},
+    ),
+    Bad(
+        "logging-ext",
+        "handlers.h.stream: 'ext://os.system' is not allowed",
+        {LOGGING: logging_with("{class: logging.StreamHandler, stream: 'ext://os.system'}")},
+    ),
+    Bad(
+        "logging-cfg",
+        "handlers.h.stream: 'cfg://' references are not allowed",
+        {LOGGING: logging_with("{class: logging.StreamHandler, stream: 'cfg://formatters.f'}")},
+    ),
+    Bad(
+        "logging-attributes",
+        "handlers.h..: setting attributes ('.') is not allowed",
+        {LOGGING: logging_with("{class: logging.NullHandler, '.': {emit: x}}")},
+    ),
+    Bad(
+        "logging-file-outside",
+        "handlers.h.filename: log file '../escaped.log' is outside the project",
+        {LOGGING: logging_with("{class: logging.FileHandler, filename: ../escaped.log}")},
+    ),
+    Bad(
+        "logging-unknown-key",
+        "handlers.h.strem: unknown key in handlers.h; did you mean 'stream'?",
+        {LOGGING: logging_with("{class: logging.StreamHandler, strem: 'ext://sys.stderr'}")},
+    ),
+    Bad("logging-syntax", "config/logging.yaml:2:1: YAML syntax error", {LOGGING: "version: [1\n"}),
+    Bad(
+        "logging-is-a-fifo",
+        "config/logging.yaml: cannot read: it is a named pipe",
+        setup=fifo_at(LOGGING),
+    ),
+    # -- --params files
+    Bad(
+        "params-dev-zero",
+        "/dev/zero: cannot read: it is a character device, not a regular file",
+        {},
+        ["pipeline", "--case", "demo", "--params", "/dev/zero"],
+    ),
+    Bad(
+        "params-fifo",
+        "params.yaml: cannot read: it is a named pipe (FIFO), not a regular file",
+        args=WITH_PARAMS,
+        setup=fifo_at(PARAMS),
+    ),
+    Bad(
+        "params-oversized",
+        "params.yaml: file is 8,388,610 bytes; configuration files are limited to 8,388,608",
+        {PARAMS: "#" + "x" * (8 * 1024 * 1024) + "\n"},
+        WITH_PARAMS,
+    ),
+    Bad(
+        "params-nul-byte",
+        "params.yaml:1:15: control character U+0000 is not allowed in YAML",
+        {PARAMS: "description: x\x00\n"},
+        WITH_PARAMS,
+    ),
+    Bad("params-missing", "no-such.yaml: file not found", {}, [*WITH_PARAMS[:-1], "no-such.yaml"]),
     # -- templates
     Bad(
         "template-broken",
@@ -267,6 +408,18 @@ BATTERY = [
     Bad("unknown-command", "No such command 'pipe'", {}, ["pipe", "--case", "demo"]),
     Bad("rows-not-int", "'many' is not a valid integer", {}, ["generate-data", "--rows", "many"]),
     Bad("rows-negative", "-5 is not in the range x>=100", {}, ["generate-data", "--rows", "-5"]),
+    Bad(
+        "set-not-utf8",
+        "--set description: the value is not valid UTF-8 text",
+        {},
+        ["pipeline", "--case", "demo", "--set", "description=Stra\udcdfe"],
+    ),
+    Bad(
+        "set-nul-in-path",
+        "data_sources.events.path: a path cannot contain a NUL byte",
+        {},
+        ["pipeline", "--case", "demo", "--set", 'data_sources.events.path="ev\\0ents.csv"'],
+    ),
     # -- names from the command line
     Bad("case-traversal", "invalid case name '../x'", {}, ["pipeline", "--case", "../x"]),
     Bad("case-absolute", "invalid case name '/abs'", {}, ["pipeline", "--case", "/abs"]),
@@ -296,7 +449,7 @@ BATTERY = [
 
 
 def test_the_battery_is_large_enough() -> None:
-    assert len(BATTERY) >= 30
+    assert len(BATTERY) >= 80
     assert len({bad.id for bad in BATTERY}) == len(BATTERY)
 
 
@@ -308,6 +461,8 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(project: Path, cli,
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
+    if bad.setup is not None:
+        bad.setup(project)
     before = tree_hash(project)
     outside = sorted(p.name for p in project.parent.iterdir())
     result = cli(project, *bad.args)

@@ -3,6 +3,12 @@
 Only click and the standard library are imported at start-up; everything that touches
 data (pandas, pyarrow, plugins) is imported inside the command that needs it, so
 ``--help`` and ``--version`` stay instant.
+
+Every way a command can end is an exit code and, for an error, one line per problem on
+stderr: a ``DataReplayError`` prints its message, Ctrl-C prints "interrupted" (exit 130,
+also while an error is being reported), anything else "unexpected ..."; ``--debug`` adds
+the traceback. Whatever is printed on stderr passes through the session's ``Secrets``, so
+a value read from an environment variable never appears in it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from datareplay import __version__
+from datareplay.cli import interrupts
 from datareplay.errors import DataReplayError, ExitCode
 
 if TYPE_CHECKING:
+    from datareplay.config.secrets import Secrets
     from datareplay.session import CaseOptions, Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -41,7 +49,17 @@ class _State:
             session = Session(default_project(self.project_option), command_hint=self.prog)
             session.config.configure_logging(debug=self.debug)
             self._session = session
+            interrupts.checkpoint("session")
         return self._session
+
+    def secrets(self) -> Secrets | None:
+        """The environment values the command's configuration used (to keep them unshown)."""
+        return self._session.config.secrets if self._session is not None else None
+
+    def echo(self, text: str) -> None:
+        """Print ``text`` on stdout without any value read from the environment."""
+        secrets = self.secrets()
+        click.echo(secrets.redact(text) if secrets is not None else text)
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -129,7 +147,7 @@ def pipeline(
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
     from datareplay.cli.render import EndOfRunPrinter
 
-    printer = EndOfRunPrinter(click.echo, root=session.project.root)
+    printer = EndOfRunPrinter(state.echo, root=session.project.root)
     session.run_pipeline(case, options, wait=wait, listeners=[printer])
 
 
@@ -146,7 +164,7 @@ def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions
     from datareplay.cli.render import EndOfRunPrinter
 
     session = state.session()
-    printer = EndOfRunPrinter(click.echo, root=session.project.root, single_step=True)
+    printer = EndOfRunPrinter(state.echo, root=session.project.root, single_step=True)
     session.run_plugin(case, name, options, wait=wait, listeners=[printer])
 
 
@@ -158,7 +176,10 @@ def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions
 @case_options
 @pass_state
 def config_command(state: _State, case: str, as_json: bool, options: CaseOptions) -> None:
-    """Print the merged config of a case with the origin of every value."""
+    """Print the merged config of a case with the origin of every value.
+
+    Values that came from environment variables are shown as ``<redacted: env:NAME>``.
+    """
     import json
 
     from datareplay.config.merged import leaf_paths, render_yaml
@@ -171,9 +192,10 @@ def config_command(state: _State, case: str, as_json: bool, options: CaseOptions
     data = config.settings.model_dump(mode="json")
     for key in ("vars", "data_sources", "pipeline"):  # as written, without schema defaults
         data[key] = config.merged.data.get(key, data[key])
+    data = config.merged.shown(data)
     if as_json:
         origins = {format_path(path): config.merged.origin(path) for path, _ in leaf_paths(data)}
-        click.echo(json.dumps({"config": data, "origins": origins}, indent=2))
+        click.echo(json.dumps({"config": data, "origins": origins}, indent=2, default=str))
         return
     click.echo(f"# merged config of case '{case}' from: {', '.join(config.files)}")
     click.echo(render_yaml(data, config.merged.origin), nl=False)
@@ -311,11 +333,42 @@ def describe(state: _State, name: str) -> None:
 
 
 def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
-    """Run the command line; return the exit code instead of exiting."""
-    args = sys.argv[1:] if argv is None else argv
+    """Run the command line; return the exit code instead of exiting.
+
+    While it runs, Ctrl-C raises KeyboardInterrupt (a run stops cleanly) and is reported
+    as one line with exit code 130; the previous SIGINT handler is restored on return.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    holder: list[click.Context] = []
+    with interrupts.raising():
+        try:
+            interrupts.checkpoint("main")
+            return _run(args, prog_name or "datareplay", holder)
+        except KeyboardInterrupt:
+            interrupts.ignore()  # a second Ctrl-C must not turn the line into a traceback
+            _error(interrupts.MESSAGE)
+            return ExitCode.INTERRUPTED
+
+
+def _run(args: list[str], prog_name: str, holder: list[click.Context]) -> int:
+    """Run one command; every exception becomes its exit code and one line per problem."""
     debug = "--debug" in args
+
+    def report(message: str) -> None:
+        _error(message, _secrets(holder))
+
+    def traceback_if_debug(extra: str = "") -> None:
+        if debug:
+            import traceback
+
+            secrets = _secrets(holder)
+            text = traceback.format_exc() + extra
+            click.echo((secrets.redact(text) if secrets else text).rstrip(), err=True)
+
     try:
-        with cli.make_context(prog_name or "datareplay", list(args)) as ctx:
+        ctx = cli.make_context(prog_name, list(args))
+        holder.append(ctx)
+        with ctx:
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -326,40 +379,42 @@ def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
-        _error(exc.format_message().replace("\n", " ") + hint)
+        report(exc.format_message().replace("\n", " ") + hint)
         return ExitCode.USAGE_ERROR
-    except (click.Abort, KeyboardInterrupt):
-        _error("interrupted; everything written before the interruption is kept")
-        return ExitCode.INTERRUPTED
+    except click.Abort:
+        raise KeyboardInterrupt from None
     except DataReplayError as exc:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-            details = getattr(exc, "details", "")
-            if details and exc.__cause__ is None:  # raised in another process
-                click.echo(details.rstrip(), err=True)
-        _error(str(exc))
+        details = getattr(exc, "details", "")
+        remote = details if details and exc.__cause__ is None else ""  # raised in a worker
+        traceback_if_debug(remote)
+        report(str(exc))
         return exc.exit_code
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else ExitCode.RUN_FAILED
     except Exception as exc:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        traceback_if_debug()
+        message = str(exc).replace("\n", " ")
+        report(f"unexpected {type(exc).__name__}: {message} (rerun with --debug for the traceback)")
         return ExitCode.RUN_FAILED
     return ExitCode.OK
 
 
-def _error(message: str) -> None:
-    """Print each line of ``message`` as one ``error:`` line on stderr."""
+def _secrets(holder: list[click.Context]) -> Secrets | None:
+    state = holder[0].obj if holder else None
+    return state.secrets() if isinstance(state, _State) else None
+
+
+def _error(message: str, secrets: Secrets | None = None) -> None:
+    """Print each line of ``message`` as one ``error:`` line on stderr, secrets redacted."""
+    if secrets:
+        message = secrets.redact(message)
     for line in message.splitlines() or [""]:
         click.echo(f"error: {line}", err=True)
 
 
-def run(argv: Any = None) -> None:
-    """Console-script entry point."""
-    sys.exit(main(argv))
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point of earlier installs; see ``datareplay.__main__.run``."""
+    from datareplay.__main__ import run as program
+
+    program(argv)

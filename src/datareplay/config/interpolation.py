@@ -4,7 +4,9 @@
   is exactly one reference keeps the referenced type; inside text it is formatted as text.
 - ``${case.name}``, ``${case.folder}``, ``${project.root}``: built-in variables.
 - ``${env:NAME}``: an environment variable, only in this explicit form. Its use is logged
-  by name (never its value), and an unset variable is an error.
+  by name (never its value), and an unset variable is an error. Every key path whose
+  value came wholly or partly from the environment -- directly or through a reference --
+  is recorded in ``env`` (``EnvValues``), so that it is shown redacted everywhere.
 - ``$${`` is a literal ``${``.
 
 Unknown references and cycles are errors naming the key that holds them.
@@ -19,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from datareplay.config.safe_yaml import KeyPath, format_path
+from datareplay.config.secrets import EnvValues
 from datareplay.errors import ConfigError, did_you_mean
 
 log = logging.getLogger("datareplay.config")
@@ -33,9 +36,16 @@ def interpolate(
     builtins: Mapping[str, str],
     where: Callable[[KeyPath], str],
     environ: Mapping[str, str] | None = None,
+    env: EnvValues | None = None,
 ) -> dict[str, Any]:
-    """Return ``data`` with every reference resolved; the input is not modified."""
+    """Return ``data`` with every reference resolved; the input is not modified.
+
+    ``env`` receives the key paths that took values from environment variables (and the
+    values), as they are read, so a later error can still keep them out of its message.
+    """
     resolver = _Resolver(data, builtins, where, os.environ if environ is None else environ)
+    if env is not None:
+        resolver.env = env
     result = resolver.value(data, ())
     assert isinstance(result, dict)
     return result
@@ -55,6 +65,8 @@ class _Resolver:
         self.environ = environ
         self.active: list[KeyPath] = []
         self.env_used: set[str] = set()
+        self.env = EnvValues()
+        self.env_stack: list[set[str]] = []  # variables behind each text being resolved
 
     def value(self, value: Any, path: KeyPath) -> Any:
         if isinstance(value, dict):
@@ -62,7 +74,17 @@ class _Resolver:
         if isinstance(value, list):
             return [self.value(v, (*path, i)) for i, v in enumerate(value)]
         if isinstance(value, str) and "${" in value:
-            return self.text(value, path)
+            used: set[str] = set()
+            self.env_stack.append(used)
+            try:
+                result = self.text(value, path)
+            finally:
+                self.env_stack.pop()
+            if used:  # the value came (partly) from the environment, and so does its user's
+                self.env.paths[path] = tuple(sorted(used))
+                if self.env_stack:
+                    self.env_stack[-1].update(used)
+            return result
         return value
 
     def text(self, text: str, path: KeyPath) -> Any:
@@ -93,6 +115,8 @@ class _Resolver:
             if var not in self.env_used:
                 self.env_used.add(var)
                 log.info("config %s uses environment variable %s", format_path(path), var)
+            self.env.values[var] = self.environ[var]
+            self.env_stack[-1].add(var)
             return self.environ[var]
         if name in self.builtins:
             return self.builtins[name]

@@ -9,16 +9,18 @@ everything else (lists, strings, numbers, booleans, null) replaces the lower val
 from __future__ import annotations
 
 import logging
-import logging.config
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datareplay.config.interpolation import interpolate
+from datareplay.config.logging_config import apply_logging_config, check_logging_config
 from datareplay.config.merged import MergedConfig
 from datareplay.config.overrides import Override, resolve_path
 from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
+from datareplay.config.secrets import Secrets, install_filter
 from datareplay.errors import ConfigError, UnknownNameError, did_you_mean
 from datareplay.project.names import check_location, check_name, contained_path
 from datareplay.project.paths import Project
@@ -58,10 +60,15 @@ class CaseConfig:
 
 
 class ConfigManager:
-    """Loads, merges and validates the configuration of a project's cases."""
+    """Loads, merges and validates the configuration of a project's cases.
+
+    ``secrets`` collects the value of every environment variable a loaded configuration
+    used, so that the command line and the log handlers can keep them out of messages.
+    """
 
     def __init__(self, project: Project) -> None:
         self.project = project
+        self.secrets = Secrets()
 
     def _load(self, path: Path) -> YamlDocument:
         return load_yaml(path, display=self.project.relative(path))
@@ -92,7 +99,7 @@ class ConfigManager:
             files.append(doc.source)
 
         global_file = self.project.config_dir / GLOBAL_FILE
-        if global_file.is_file():
+        if _present(global_file):
             apply(self._load(global_file))
         if env:
             env_doc = self._load(self.env_file(env))
@@ -122,12 +129,17 @@ class ConfigManager:
             "case.folder": self.project.relative(folder),
             "project.root": str(self.project.root),
         }
-        merged.data = interpolate(merged.data, builtins=builtins, where=merged.origin)
+        try:
+            merged.data = interpolate(
+                merged.data, builtins=builtins, where=merged.origin, env=merged.env
+            )
+        finally:  # known before any error can quote one of them
+            self.secrets.add(merged.env.values)
         settings = self.validate(merged)
         if not settings.pipeline:
             raise ConfigError(f"{case_doc.source}: the pipeline is empty; add at least one step")
         overridden = [
-            (format_path(path), value, origin)
+            (format_path(path), merged.shown(value, path), origin)
             for path, value, origin in (merged.leaves() if override_sources else ())
             if origin.rpartition(":")[0] in override_sources or origin.startswith("--set")
         ]
@@ -144,7 +156,7 @@ class ConfigManager:
         """The validated project-wide settings (config/global.yaml alone)."""
         merged = MergedConfig()
         global_file = self.project.config_dir / GLOBAL_FILE
-        if global_file.is_file():
+        if _present(global_file):
             merged.apply(self._load(global_file))
         return self.validate(merged)
 
@@ -188,18 +200,20 @@ class ConfigManager:
             raise ConfigError(_explain(exc, merged)) from None
 
     def configure_logging(self, *, debug: bool = False) -> None:
-        """Apply ``config/logging.yaml`` (or a plain stderr setup when there is none)."""
+        """Check and apply ``config/logging.yaml`` (a plain stderr setup when there is none).
+
+        The file is checked before ``dictConfig`` sees it (see ``logging_config``): a
+        factory, a class outside the standard handlers, an import or a log file outside
+        the project is a ConfigError and nothing is configured. Every handler then gets a
+        filter that keeps environment values out of the log.
+        """
         path = self.project.config_dir / LOGGING_FILE
         source, config = "built-in logging defaults", DEFAULT_LOGGING
-        if path.is_file():
+        if _present(path):
             doc = self._load(path)
-            if not isinstance(doc.data, dict):
-                raise ConfigError(f"{doc.source}: must be a logging dictConfig mapping")
-            source, config = doc.source, doc.data
-        try:
-            logging.config.dictConfig(config)
-        except (ValueError, TypeError, AttributeError, ImportError) as exc:
-            raise ConfigError(f"{source}: invalid logging configuration: {exc}") from None
+            source, config = doc.source, check_logging_config(doc, project_root=self.project.root)
+        apply_logging_config(config, source=source)
+        install_filter(self.secrets)
         if debug:
             logging.getLogger().setLevel(logging.DEBUG)
 
@@ -279,6 +293,11 @@ class ConfigManager:
         return sources
 
 
+def _present(path: Path) -> bool:
+    """Whether a file is there to be read (a FIFO or a dangling link is, and is refused)."""
+    return os.path.lexists(path)
+
+
 def _known(path: KeyPath) -> list[str] | None:
     """Keys the schema allows at ``path``; None under a step's params (any name)."""
     from datareplay.config.schema import known_keys
@@ -321,5 +340,16 @@ def _explain(exc: Any, merged: MergedConfig) -> str:
         return f"{where}: unknown key '{key}'{hint}"
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if isinstance(value, Mapping) else f" (got {value!r})"
+    hidden = merged.shown(value, loc)
+    if isinstance(value, str) and value and hidden != value:  # a validator quoted it
+        message = message.replace(repr(value), str(hidden)).replace(value, str(hidden))
+    shown = "" if isinstance(value, Mapping) else f" (got {_quote(hidden)})"
     return f"{where}: {key}: {message}{shown}"
+
+
+def _quote(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, shortened when it is long (an error stays readable on one line)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"

@@ -2,7 +2,8 @@
 
 Layers are merged by one rule: mappings merge key by key, recursively; everything else
 (lists, strings, numbers, booleans, null) replaces the lower layer's value. Each leaf keeps
-its origin -- ``file:line`` for a YAML layer, ``--set`` for a command-line override.
+its origin -- ``file:line`` for a YAML layer, ``--set`` for a command-line override --
+and ``env`` knows which values came from environment variables, to show them redacted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path
+from datareplay.config.secrets import EnvValues, Redacted
 from datareplay.errors import ConfigError
 
 
@@ -22,6 +24,7 @@ class MergedConfig:
     data: dict[str, Any] = field(default_factory=dict)
     origins: dict[KeyPath, str] = field(default_factory=dict)
     key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
+    env: EnvValues = field(default_factory=EnvValues)  # values from ${env:NAME}, by key path
 
     def apply(self, doc: YamlDocument) -> None:
         """Merge one layer over this config (mappings merge, anything else replaces)."""
@@ -97,6 +100,10 @@ class MergedConfig:
                 return origin
         return "built-in default"
 
+    def shown(self, value: Any, path: KeyPath = ()) -> Any:
+        """``value`` (at ``path``) as it may be shown: values from the environment redacted."""
+        return self.env.redacted(value, path)
+
     def leaves(self) -> list[tuple[KeyPath, Any, str]]:
         """Every leaf of the merged data with its origin, in document order."""
         return [(path, value, self.origin(path)) for path, value in leaf_paths(self.data)]
@@ -122,6 +129,8 @@ def render_yaml(data: Any, origin: Callable[[KeyPath], str]) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if isinstance(value, Redacted):
+        return str(value)
     import yaml
 
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)

@@ -37,7 +37,14 @@ class Override:
             raise ConfigError(f"{origin} expects key.path=value, got {text!r}")
         if any(not part for part in key.split(".")):
             raise ConfigError(f"{origin} {key}: empty segment in the key path")
-        value = parse_yaml(raw.encode("utf-8"), source=f"{origin} {key}").data
+        try:
+            encoded = raw.encode("utf-8")
+        except UnicodeEncodeError as exc:  # bytes of the command line that are not UTF-8
+            raise ConfigError(
+                f"{origin} {key}: the value is not valid UTF-8 text (invalid byte at "
+                f"position {exc.start}); write it as UTF-8"
+            ) from None
+        value = parse_yaml(encoded, source=f"{origin} {key}").data
         return cls(key=key, value=value, add=add, origin=origin)
 
 

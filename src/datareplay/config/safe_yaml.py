@@ -6,22 +6,32 @@ configuration can never construct objects or run code. Duplicate keys are errors
 file size and the number of nodes after alias expansion are capped (a few hundred bytes
 of nested aliases cannot become gigabytes), and the text must be UTF-8.
 
+Sizes are checked before reading: a file is opened without blocking, must be a regular
+file (never a FIFO or a device, which could block or never end) and is refused from its
+size alone when it is larger than the limit; at most the limit plus one byte is ever read.
+Integers are capped in length (a 5000-digit number, or a sexagesimal one that takes
+minutes to compute, is a configuration error), and control characters are refused with
+the line and column where they are.
+
 ``load_yaml`` returns the data and, for every key path, the line it was written on.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from datareplay.errors import ConfigError
+from datareplay.errors import ConfigError, describe_exception
 
 MAX_BYTES = 8 * 1024 * 1024  # a 10,000-step pipeline is about 1 MiB
 MAX_NODES = 100_000  # values an alias may expand to (a plain file is capped by its size)
 MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 1000  # far below Python's 4,300-digit int limit in every base
 
 KeyPath = tuple[str | int, ...]
 
@@ -32,6 +42,7 @@ _PLAIN = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+_NUMBERS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -75,22 +86,75 @@ def format_path(path: KeyPath) -> str:
 def load_yaml(path: Path, *, display: str | None = None) -> YamlDocument:
     """Load one YAML file safely; errors name the file and, where known, line and column."""
     name = display or str(path)
+    return parse_yaml(read_config_bytes(path, display=name), source=name)
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once instead of waiting for a writer
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_config_bytes(path: Path, *, display: str, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a configuration file, checked before they are read.
+
+    The file is opened without blocking and must be a regular file; its size is checked
+    from ``fstat`` before reading, and at most ``limit + 1`` bytes are read, so a huge
+    (or sparse) file, a FIFO or ``/dev/zero`` is refused at once.
+    """
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError as exc:
-        raise ConfigError(f"{name}: file not found") from exc
+        raise ConfigError(f"{display}: file not found") from exc
     except OSError as exc:
-        raise ConfigError(f"{name}: cannot read: {exc.strerror}") from exc
-    return parse_yaml(raw, source=name)
+        raise ConfigError(f"{display}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+            raise ConfigError(
+                f"{display}: cannot read: it is {kind}, not a regular file (configuration "
+                "is read from regular files only)"
+            )
+        if info.st_size > limit:
+            raise _too_large(display, info.st_size, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if size > limit:  # the file grew after it was measured
+        raise _too_large(display, size, limit)
+    return b"".join(chunks)
+
+
+def _too_large(source: str, size: int, limit: int) -> ConfigError:
+    shown = f"more than {limit:,}" if size == limit + 1 else f"{size:,}"  # read no further
+    return ConfigError(
+        f"{source}: file is {shown} bytes; configuration files are limited to {limit:,} bytes"
+    )
 
 
 def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
     """Parse YAML bytes; see ``load_yaml``."""
     if len(raw) > MAX_BYTES:
-        raise ConfigError(
-            f"{source}: file is {len(raw):,} bytes; configuration files are limited to "
-            f"{MAX_BYTES:,} bytes"
-        )
+        raise _too_large(source, len(raw), MAX_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -105,10 +169,12 @@ def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = _one_line(exc.problem or exc.context or "invalid YAML")
         raise ConfigError(f"{where}: YAML syntax error: {problem}") from exc
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(_reader_error(exc, text, source)) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML error: {exc}") from exc
+        raise ConfigError(f"{source}: YAML error: {_one_line(str(exc))}") from exc
     finally:
         loader.dispose()
     doc = YamlDocument(data=None, source=source)
@@ -117,6 +183,24 @@ def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
     builder = _Builder(doc, loader)
     doc.data = builder.build(node, ())
     return doc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, source: str) -> str:
+    """A character YAML does not allow, with its line and column (one line)."""
+    position = exc.position
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    kind = "control character" if code < 0x20 or 0x7F <= code < 0xA0 else "character"
+    escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return (
+        f"{source}:{line}:{column}: {kind} U+{code:04X} is not allowed in YAML; remove it "
+        f'(in a double-quoted string write it as "{escape}")'
+    )
 
 
 def _tag(node: yaml.Node) -> str:
@@ -166,7 +250,19 @@ class _Builder:
                 f"tag '{_tag(node)}' is not allowed in configuration "
                 "(only plain YAML values; configuration never runs code)",
             )
-        return self.loader.construct_object(node, deep=True)
+        key = format_path(path) or "the document"
+        if node.tag in _NUMBERS and len(node.value) > MAX_NUMBER_CHARS:
+            raise self._fail(
+                node,
+                f"{key}: a number of {len(node.value):,} characters is too long (at most "
+                f"{MAX_NUMBER_CHARS:,}); write it in quotes to keep it as text",
+            )
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise self._fail(
+                node, f"{key}: cannot read the value: {describe_exception(exc)}"
+            ) from exc
 
     def _collection(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):

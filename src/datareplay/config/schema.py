@@ -5,13 +5,44 @@ Unknown keys are errors everywhere, so a typo never silently falls back to a def
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 from datareplay.data.formats import ALIASES, FORMATS
 from datareplay.errors import UnsafeNameError
 from datareplay.project.names import check_name
+
+MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX)
+MAX_PATH_BYTES = 4095  # a whole path (PATH_MAX less its NUL)
+
+
+def _path_text(value: str) -> str:
+    """A path as the operating system can take it: no NUL byte, no over-long name."""
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL byte")
+    size = len(value.encode("utf-8", "surrogateescape"))
+    if size > MAX_PATH_BYTES:
+        raise ValueError(f"path of {size:,} bytes is too long (at most {MAX_PATH_BYTES:,})")
+    longest = max(value.split("/"), key=lambda part: len(part.encode("utf-8", "surrogateescape")))
+    size = len(longest.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(
+            f"a file or folder name of {size:,} bytes in the path is too long "
+            f"(at most {MAX_NAME_BYTES})"
+        )
+    return value
+
+
+PathText = Annotated[StrictStr, AfterValidator(_path_text)]
 
 
 class _Strict(BaseModel):
@@ -24,9 +55,9 @@ class ProjectSettings(_Strict):
 
 class DataSettings(_Strict):
     default_format: StrictStr = "parquet"
-    case_folder: StrictStr = "data"
-    raw_root: StrictStr = "data/raw"
-    allowed_roots: list[StrictStr] = Field(default_factory=list)
+    case_folder: PathText = "data"
+    raw_root: PathText = "data/raw"
+    allowed_roots: list[PathText] = Field(default_factory=list)
 
     @field_validator("default_format")
     @classmethod
@@ -35,7 +66,7 @@ class DataSettings(_Strict):
 
 
 class PluginSettings(_Strict):
-    paths: list[StrictStr] = Field(default_factory=lambda: ["modules"])
+    paths: list[PathText] = Field(default_factory=lambda: ["modules"])
 
 
 class RunSettings(_Strict):
@@ -44,7 +75,7 @@ class RunSettings(_Strict):
 
 class DataSourceConfig(_Strict):
     format: StrictStr | None = None
-    path: StrictStr | None = None
+    path: PathText | None = None
     read_only: StrictBool = False
     trusted: StrictBool = False
     description: StrictStr = ""

@@ -97,7 +97,13 @@ class Param:
         if expected is None:
             return value
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ConfigError(
+                    f"{where}: param '{self.name}' must be float, got an int too large "
+                    f"for a float ({len(str(abs(value))):,} digits)"
+                ) from None
         ok = isinstance(value, expected) and not (
             expected in (int, float) and isinstance(value, bool)
         )
