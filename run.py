@@ -12,7 +12,9 @@ def _interrupted(signum, frame):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, _interrupted)  # from the first instruction: never a traceback
-    os.environ.setdefault("DATAREPLAY_PROJECT", os.path.dirname(os.path.realpath(__file__)))
+    # this file's folder is the project, whatever DATAREPLAY_PROJECT the shell has set
+    # (--project DIR still chooses another one)
+    os.environ["DATAREPLAY_PROJECT"] = os.path.dirname(os.path.realpath(__file__))
 
     from datareplay.__main__ import run
 
