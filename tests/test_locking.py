@@ -221,3 +221,21 @@ def test_a_waiting_writer_gets_the_raw_data_lock_when_the_reader_leaves(tmp_path
     reader.release()
     thread.join(10)
     assert events == ["reading", "written"]
+
+
+def test_readers_of_a_read_only_raw_folder_need_no_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def read_only(path: object, flags: int, *args: object) -> int:
+        if str(path).endswith(LOCK_FILE) and flags & os.O_CREAT:
+            raise OSError(30, "Read-only file system", str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only)
+    lock = raw_lock(tmp_path)
+    lock.acquire(exclusive=False)  # nothing can replace the recordings: read them unlocked
+    assert not lock.held and not (tmp_path / LOCK_FILE).exists()
+    with pytest.raises(UsageError, match=r"cannot create the lock file .*Read-only file system"):
+        lock.acquire(exclusive=True)

@@ -30,6 +30,7 @@ from datareplay.errors import CaseLockedError, UnsafeNameError, UsageError
 from datareplay.project.oserrors import os_error
 
 LOCK_FILE = ".lock"
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 WAIT_HINT = " or pass --wait"
 
 
@@ -205,7 +206,16 @@ class RawDataLock:
         """
         fd = self._fd
         if fd is None:
-            fd = open_lock_file(self.path, roots=self.roots, shown=f"{self.shown}/{LOCK_FILE}")
+            try:
+                fd = open_lock_file(self.path, roots=self.roots, shown=f"{self.shown}/{LOCK_FILE}")
+            except UsageError as exc:
+                cause = exc.__cause__
+                if exclusive or not isinstance(cause, OSError) or cause.errno not in _READ_ONLY:
+                    raise
+                # raw data in a folder nobody may write (a read-only share) cannot change
+                # while it is read: readers need no lock there
+                self.exclusive = False
+                return
         try:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
             try:
