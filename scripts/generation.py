@@ -81,12 +81,16 @@ and ``seed``. Without ``faults`` an existing ``drive_faulty/`` is left as it is.
 ``inject_faults`` (or ``faulty_drive``) returns the faulty tables with the fault
 positions as truth.
 
-Usage: ``python scripts/generation.py [--rows N] [--seed S] [--root DIR] [--faults]``
+Usage: ``python scripts/generation.py [--rows N] [--seed S] [--root DIR] [--faults]``.
+``python run.py generate-data`` is the safer way in a project: the engine runs
+``generate`` into a staging folder, takes the raw-data lock (so no pipeline reads a
+recording while it is replaced), swaps each folder into place and records rows and seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import sys
@@ -609,19 +613,48 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE).
+
+    False where the system or file system cannot, so the caller falls back to renames.
+    """
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    path, flag = ctypes.c_char_p, ctypes.c_uint
+    renameat2.argtypes = [ctypes.c_int, path, ctypes.c_int, path, flag]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
 def _remove_stale(parent: Path, name: str) -> None:
-    """Delete temp/old folders left behind by interrupted runs of dead processes."""
-    for leftover in parent.glob(f".{name}.*-*"):
+    """Clean up after interrupted runs of dead processes: delete their temporary folders,
+    and put a previous recording back if the run died with it renamed away."""
+    for leftover in sorted(parent.glob(f".{name}.*-*")):
         pid = leftover.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
+            target = parent / name
+            if ".old-" in leftover.name and not target.exists():
+                leftover.rename(target)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _write_atomic(target: Path, tables: dict[str, pa.Table]) -> list[Path]:
     """Write ``tables`` as ``target/<name>.parquet``, swapping the folder into place.
 
-    The files are built in a hidden sibling folder, fsynced and swapped into place,
-    so readers see either the previous recording or the complete new one.
+    The files are built in a hidden sibling folder and fsynced; the folder then takes the
+    place of ``target`` in one atomic exchange (two renames where the file system cannot
+    exchange), so readers see either the previous recording or the complete new one.
+    A write that fails names its file (``OSError.filename``).
     """
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -632,14 +665,23 @@ def _write_atomic(target: Path, tables: dict[str, pa.Table]) -> list[Path]:
     tmp.mkdir()
     try:
         for name, table in tables.items():
-            with open(tmp / f"{name}.parquet", "wb") as fh:
-                pq.write_table(table, fh, compression="zstd", use_dictionary=False)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(tmp / f"{name}.parquet", "wb") as fh:
+                    pq.write_table(table, fh, compression="zstd", use_dictionary=False)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if exc.filename is None:
+                    exc.filename = str(target / f"{name}.parquet")
+                raise
         _fsync_dir(tmp)
-        if target.exists():
+        if not target.exists():
+            tmp.rename(target)
+        elif _exchange(tmp, target):
+            old = tmp  # the exchange left the previous recording at tmp
+        else:
             target.rename(old)
-        tmp.rename(target)
+            tmp.rename(target)
         _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -468,3 +468,26 @@ def test_main_faults_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert sum("drive_faulty" in line for line in lines) == 3
     assert (tmp_path / gen.FAULTY_DIR / "wheel_speed.parquet").is_file()
     assert (tmp_path / gen.RAW_DIR / "wheel_speed.parquet").is_file()
+
+
+def test_a_previous_recording_renamed_away_by_a_killed_run_is_put_back(tmp_path: Path) -> None:
+    gen.generate(tmp_path, rows=10_000, seed=1)
+    drive = tmp_path / gen.RAW_DIR
+    before = {p.name: p.read_bytes() for p in drive.iterdir()}
+    gone = 999_999_999  # a PID that is not running
+    drive.rename(drive.parent / f".drive.old-{gone}")  # killed between its two renames
+    gen._remove_stale(drive.parent, "drive")
+    assert {p.name: p.read_bytes() for p in drive.iterdir()} == before
+    assert sorted(p.name for p in drive.parent.iterdir()) == ["drive"]
+
+
+def test_a_failed_write_names_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gen.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left") as info:
+        gen.generate(tmp_path, rows=10_000, seed=1)
+    assert info.value.filename == str(tmp_path / gen.RAW_DIR / "wheel_speed.parquet")
+    monkeypatch.setattr(gen.os, "fsync", os.fsync)
+    assert list((tmp_path / "data" / "raw").iterdir()) == []

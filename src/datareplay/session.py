@@ -13,10 +13,14 @@ import plugin modules again.
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datareplay.config.manager import CaseConfig, ConfigManager
 from datareplay.data.atomic import probe_writable, sweep_temporaries
@@ -25,10 +29,14 @@ from datareplay.errors import MissingInputError, UsageError
 from datareplay.plan.builder import Plan, Step, build_plan
 from datareplay.plugins.registry import PluginRegistry
 from datareplay.project.locking import CaseLock
+from datareplay.project.oserrors import os_error
 from datareplay.project.paths import Project
 from datareplay.run.events import EventBus, Listener
 from datareplay.run.listeners import LogListener, QualityResultsWriter
 from datareplay.run.runner import PipelineRunner, RunResult
+
+if TYPE_CHECKING:
+    from datareplay.project.rawdata import RawRecordings, RawState
 
 log = logging.getLogger("datareplay")
 
@@ -104,25 +112,168 @@ class Session:
         return OpenCase(config, hub, plan)
 
     def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
-        """Generate the project's raw data if inputs under data.raw_root are missing."""
-        from datareplay.project.generation import generate_data, generator_path
+        """Make the case's raw inputs ready (see ``reading_raw_data``); return files written."""
+        with self.reading_raw_data(opened) as written:
+            return written
 
-        raw_root = (self.project.root / opened.config.settings.data.raw_root).resolve()
-        missing = [
-            source.path
-            for name in opened.plan.external_inputs
-            if not opened.hub.available(name)
-            and (source := opened.hub.sources[name]).path is not None
-            and source.path.is_relative_to(raw_root)
+    @contextmanager
+    def reading_raw_data(
+        self, opened: OpenCase, steps: Sequence[Step] | None = None, *, wait: bool = False
+    ) -> Iterator[list[Path]]:
+        """Hold the raw-data lock shared while ``steps`` read recordings under data.raw_root.
+
+        Before that, under the exclusive lock: a replacement of the recordings that was
+        interrupted is finished, and a recording that is wholly absent is generated (at
+        the size and seed of the last generate-data; the files written are yielded). A
+        recording with only some of its files is refused, touching nothing. Without
+        raw inputs nothing is locked.
+        """
+        from datareplay.project.generation import generator_path, raw_lock
+        from datareplay.project.rawdata import RawRecordings
+
+        settings = opened.config.settings.data
+        folder = Path(os.path.normpath(self.project.root / settings.raw_root))
+        recordings = RawRecordings(folder, project_root=self.project.root)
+        inputs = [
+            path
+            for name in self._external_reads(opened, steps)
+            if (path := opened.hub.sources[name].path) is not None
+            and recordings.recording_of(path) is not None
         ]
-        if not missing or not generator_path(self.project).is_file():
-            return []
-        log.warning(
-            "raw data missing (%s); generating it first with scripts/generation.py",
-            self.project.relative(missing[0]),
+        can_generate = generator_path(self.project).is_file() and folder.is_relative_to(
+            self.project.root
         )
-        # every recording the generator can write, so any case's raw inputs appear
-        return generate_data(self.project, faults=True)
+        if not inputs or not (folder.is_dir() or can_generate):
+            yield []
+            return
+        roots = [self.project.root / extra for extra in settings.allowed_roots]
+        lock = raw_lock(self.project, folder, roots=roots, wait=wait)
+        # a first look without the lock decides how to take it: a run that is going to
+        # repair or generate takes it exclusive at once, so two such runs never both hold
+        # it shared and wait for each other to leave
+        state = recordings.survey(inputs)
+        try:
+            if not self._must_write(state, can_generate):
+                lock.acquire(exclusive=False)
+                state = recordings.survey(inputs)  # what the shared lock now guarantees
+            if self._must_write(state, can_generate):
+                lock.acquire(exclusive=True, activity=self._activity(opened, state))
+            written: list[Path] = []
+            if lock.exclusive:
+                recordings.recover()
+                state = recordings.survey(inputs)
+                self._refuse_partial(opened, state.partial, can_generate)
+                if state.absent and can_generate:
+                    written = self._generate_absent(recordings, state.absent)
+                lock.acquire(exclusive=False)
+            self._refuse_partial(opened, state.partial, can_generate)
+            yield written
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _must_write(state: RawState, can_generate: bool) -> bool:
+        """True when leftovers must be repaired or an absent recording generated."""
+        return bool(state.leftovers or (state.absent and can_generate))
+
+    @staticmethod
+    def _activity(opened: OpenCase, state: RawState) -> str:
+        if state.absent:
+            return f"generated for case '{opened.config.name}', whose recording was absent"
+        return "repaired after an interrupted generation"
+
+    @staticmethod
+    def _external_reads(opened: OpenCase, steps: Sequence[Step] | None) -> list[str]:
+        """Sources ``steps`` (default: all) read that no step of the plan produces."""
+        plan = opened.plan
+        names: dict[str, None] = {}
+        for step in plan.steps if steps is None else steps:
+            for source in step.reads.values():
+                if source not in plan.producers:
+                    names[source] = None
+        return list(names)
+
+    def _refuse_partial(
+        self, opened: OpenCase, partial: list[tuple[Path, Path]], can_generate: bool
+    ) -> None:
+        """MissingInputError for an input missing from a recording that otherwise exists."""
+        if not partial:
+            return
+        path, recording = partial[0]
+        name = next(n for n, s in opened.hub.sources.items() if s.path == path)
+        shown = self.project.relative(path)
+        what = f"{shown} is a folder, not a file" if path.is_dir() else f"no file at {shown}"
+        fix = (
+            f"restore the file, or run '{self.command_hint} generate-data' to regenerate the "
+            "whole recording"
+            if can_generate
+            else "restore the file or fix its path in case.yaml"
+        )
+        raise MissingInputError(
+            f"raw input '{name}' of case '{opened.config.name}' is missing: {what}, while "
+            f"the rest of the recording {self.project.relative(recording)} is there; it is "
+            f"not regenerated over existing data: {fix}"
+        )
+
+    def _generate_absent(self, recordings: RawRecordings, absent: dict[Path, Path]) -> list[Path]:
+        """Generate the wholly absent recordings (only those); hold the exclusive lock."""
+        from datareplay.project.generation import (
+            DEFAULT_ROWS,
+            DEFAULT_SEED,
+            GENERATOR,
+            load_generator,
+            write_recordings,
+        )
+
+        manifest = recordings.read_manifest()
+        if manifest is not None:
+            rows, seed = manifest.rows, manifest.seed
+            why = "as recorded by the last generate-data in " + recordings.shown(
+                recordings.manifest_path
+            )
+        else:
+            rows, seed = DEFAULT_ROWS, DEFAULT_SEED
+            why = "the defaults: no generate-data has recorded a size"
+        generate = load_generator(self.project)
+        first = next(iter(absent.values()))
+        log.warning(
+            "raw data missing (%s): the recording %s is absent; generating it first with "
+            "%s (rows %s, seed %s, %s)",
+            self.project.relative(first),
+            ", ".join(self.project.relative(r) for r in absent),
+            GENERATOR,
+            f"{rows:,}",
+            seed,
+            why,
+        )
+        # faults=True: every recording the generator can write, so any case's inputs appear
+        return write_recordings(
+            self.project,
+            generate,
+            recordings,
+            rows=rows,
+            seed=seed,
+            options={"faults": True},
+            only={r.name for r in absent},
+        )
+
+    def generate_data(
+        self, *, rows: int, seed: int, faults: bool = False, wait: bool = False
+    ) -> list[Path]:
+        """``generate-data``: replace the raw recordings below the configured data.raw_root."""
+        from datareplay.project.generation import generate_data
+
+        settings = self.config.load_global().data
+        return generate_data(
+            self.project,
+            rows=rows,
+            seed=seed,
+            faults=faults,
+            raw_root=settings.raw_root,
+            allowed_roots=[self.project.root / extra for extra in settings.allowed_roots],
+            wait=wait,
+            hint=" or pass --wait",
+        )
 
     def validate(self, case: str, options: CaseOptions = NO_OPTIONS) -> OpenCase:
         """Check config, plugins, params, the data flow and the raw inputs; run nothing."""
@@ -130,6 +281,7 @@ class Session:
         missing = [name for name in opened.plan.external_inputs if not opened.hub.available(name)]
         if missing:
             from datareplay.project.generation import generator_path
+            from datareplay.project.rawdata import RawRecordings
 
             source = opened.hub.sources[missing[0]]
             fix = (
@@ -137,6 +289,13 @@ class Session:
                 if generator_path(self.project).is_file()
                 else "put the file there or fix its path in case.yaml"
             )
+            raw_root = self.project.root / opened.config.settings.data.raw_root
+            leftovers = RawRecordings(raw_root, project_root=self.project.root).leftovers()
+            if leftovers:
+                fix = (
+                    f"an interrupted generation left {self.project.relative(leftovers[0])}, "
+                    f"which the next '{self.command_hint} pipeline' or 'generate-data' finishes"
+                )
             raise MissingInputError(
                 f"raw input '{missing[0]}' has no data (no file at "
                 f"{opened.hub.relative(source.path)}); {fix}"
@@ -187,8 +346,10 @@ class Session:
     ) -> RunResult:
         """Take the case's lock, make sure inputs exist and outputs can be written, run."""
         case = opened.config.name
-        with CaseLock(opened.config.folder, case=case, wait=wait):
-            self.ensure_raw_data(opened)
+        with (
+            CaseLock(opened.config.folder, case=case, wait=wait, root=self.project.root),
+            self.reading_raw_data(opened, steps, wait=wait),
+        ):
             opened.plan.check_inputs(opened.hub, steps=steps, project_hint=self.command_hint)
             self._prepare_outputs(opened, steps)
             bus = EventBus(
@@ -222,6 +383,9 @@ class Session:
             try:
                 probe_writable(folder)
             except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    what = f"cannot write to {self.project.relative(folder)}"
+                    raise os_error(exc, what) from exc
                 raise UsageError(
                     f"cannot write to {self.project.relative(folder)} "
                     f"({exc.strerror or exc}); make it writable or point the case's outputs "

@@ -225,14 +225,14 @@ def validate(state: _State, case: str, options: CaseOptions) -> None:
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--faults", is_flag=True, help="Also write the recording with injected faults.")
+@click.option("--wait", is_flag=True, help="Wait for runs reading the raw data instead of failing.")
 @pass_state
-def generate_data(state: _State, rows: int, seed: int, faults: bool) -> None:
+def generate_data(state: _State, rows: int, seed: int, faults: bool, wait: bool) -> None:
     """Clean and regenerate the demo raw data (deterministic for a seed)."""
     from datareplay.cli.render import human_size
-    from datareplay.project.generation import generate_data as generate
 
     session = state.session()
-    paths = generate(session.project, rows=rows, seed=seed, faults=faults)
+    paths = session.generate_data(rows=rows, seed=seed, faults=faults, wait=wait)
     for path in paths:
         size = path.stat().st_size
         click.echo(f"wrote {session.project.relative(path)} ({human_size(size)})")
