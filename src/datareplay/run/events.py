@@ -119,7 +119,11 @@ Listener = Callable[[Event], None]
 
 
 class EventBus:
-    """Hands every event to each listener, in the order they subscribed."""
+    """Hands every event to each listener, in the order they subscribed.
+
+    Listeners are part of the run: one that raises stops it and its exception reaches the
+    caller (a listener that must never disturb a run catches its own errors).
+    """
 
     def __init__(self, listeners: Iterable[Listener] = ()) -> None:
         self._listeners: list[Listener] = list(listeners)
