@@ -173,6 +173,28 @@ BATTERY = [
         {CASE: GOOD_CASE + "  - plugin: ReportWriter\n    name: again\n"},
     ),
     Bad(
+        "two-sources-one-file",
+        "data sources 'events' (cases/demo/case.yaml:44) and 'events_copy' both resolve to "
+        "the file cases/demo/data/events.csv",
+        {
+            CASE: case_with(
+                "  report:\n",
+                "  events_copy:\n    path: ./cases/demo/data/../data/events.csv\n  report:\n",
+            )
+        },
+    ),
+    Bad(
+        "two-sources-one-raw-file",
+        "data sources 'gps_raw' (cases/demo/case.yaml:18) and 'gps_copy' both resolve to "
+        "the file data/raw/drive/gps.parquet",
+        {
+            CASE: case_with(
+                "  report:\n", "  gps_copy: {path: data/raw/drive/gps.parquet}\n  report:\n"
+            )
+        },
+        ["validate", "--case", "demo"],
+    ),
+    Bad(
         "writes-read-only",
         "writes data source 'wheel', which is read_only",
         {

@@ -330,21 +330,39 @@ def test_a_live_writers_temporary_survives_another_case_writing_the_same_file(
     mini: Path, cli, helpers: list[subprocess.Popen[str]]
 ) -> None:
     gate, tmp = start_holding_writer(mini, helpers)
+    first = helpers[0]
+
+    other = cli(mini, "pipeline", "--case", "b")
+
+    # case a holds the file's lock: b is refused before it touches anything
+    assert other.code == 2, other.err
+    assert f"being written by case 'a' (PID {first.pid}" in other.err
+    assert tmp.is_file()  # case a's write in progress was left alone
+    target = mini / "data" / "shared" / "out.pkl"
+    with open(gate, "wb") as release:
+        release.write(b"x")
+    _, err = first.communicate(timeout=WAIT_S)
+    assert first.returncode == 0, err
+    assert pickle.loads(target.read_bytes()) == {"writer": "held"}
+    assert temporaries(target.parent) == []
+    assert cli(mini, "pipeline", "--case", "b").code == 0
+    assert pickle.loads(target.read_bytes()) == {"writer": "quick"}
+
+
+def test_a_temporary_of_a_writer_outside_any_run_survives_a_case_writing_the_file(
+    mini: Path, cli, helpers: list[subprocess.Popen[str]]
+) -> None:
+    # a writer that takes no file lock (another tool using the engine's atomic writes)
+    write_case(mini, "b", SHARED_CASE.format(plugin="Put", params="{}"))
+    target = mini / "data" / "shared" / "out.pkl"
+    tmp = hold_temporary(target, helpers)
 
     other = cli(mini, "pipeline", "--case", "b")
 
     assert other.code == 0, other.err
     assert "temporary" not in other.err
-    assert tmp.is_file()  # case a's write in progress was left alone
-    target = mini / "data" / "shared" / "out.pkl"
+    assert tmp.is_file()
     assert pickle.loads(target.read_bytes()) == {"writer": "quick"}
-    with open(gate, "wb") as release:
-        release.write(b"x")
-    first = helpers[0]
-    _, err = first.communicate(timeout=WAIT_S)
-    assert first.returncode == 0, err
-    assert pickle.loads(target.read_bytes()) == {"writer": "held"}
-    assert temporaries(target.parent) == []
 
 
 def test_a_killed_writers_temporary_is_swept_by_the_next_case_writing_the_file(

@@ -28,7 +28,7 @@ from datareplay.data.catalog import DataCatalog
 from datareplay.errors import MissingInputError, UsageError
 from datareplay.plan.builder import Plan, Step, build_plan
 from datareplay.plugins.registry import PluginRegistry
-from datareplay.project.locking import CaseLock
+from datareplay.project.locking import CaseLock, holding_outputs
 from datareplay.project.oserrors import os_error
 from datareplay.project.paths import Project
 from datareplay.run.events import EventBus, Listener
@@ -346,8 +346,16 @@ class Session:
     ) -> RunResult:
         """Take the case's lock, make sure inputs exist and outputs can be written, run."""
         case = opened.config.name
+        roots = [self.project.root / extra for extra in opened.config.settings.data.allowed_roots]
         with (
             CaseLock(opened.config.folder, case=case, wait=wait, root=self.project.root),
+            # before the raw-data lock: every run takes its locks in one order
+            holding_outputs(
+                self._shared_outputs(opened, steps),
+                case=case,
+                roots=[self.project.root, *roots],
+                wait=wait,
+            ),
             self.reading_raw_data(opened, steps, wait=wait),
         ):
             opened.plan.check_inputs(opened.hub, steps=steps, project_hint=self.command_hint)
@@ -365,6 +373,18 @@ class Session:
                 overrides=opened.config.overrides,
             )
             return runner.run(steps)
+
+    def _shared_outputs(self, opened: OpenCase, steps: list[Step]) -> list[tuple[Path, str]]:
+        """Files ``steps`` write outside the case's own folder, which other cases may write."""
+        own = Path(os.path.realpath(opened.config.folder))
+        targets = [opened.hub.sources[name].path for step in steps for name in step.writes.values()]
+        if opened.hub.quality_path is not None:
+            targets.append(opened.hub.quality_path)
+        return [
+            (path, self.project.relative(path))
+            for path in targets
+            if path is not None and not Path(os.path.realpath(path)).is_relative_to(own)
+        ]
 
     def _prepare_outputs(self, opened: OpenCase, steps: list[Step]) -> None:
         """Sweep temporaries killed writers left, and prove every output folder writable."""

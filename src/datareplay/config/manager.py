@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -282,6 +283,7 @@ class ConfigManager:
                 roots=tuple(root.resolve() for root in roots),
                 store=case_data,
             )
+        self._refuse_shared_files(config, sources)
         for source in sources.values():
             for check in source.checks:
                 for reference in check.references:
@@ -291,6 +293,47 @@ class ConfigManager:
                             f"{did_you_mean(reference, sources)}"
                         )
         return sources
+
+    def _refuse_shared_files(self, config: CaseConfig, sources: Mapping[str, DataSource]) -> None:
+        """ConfigError when two sources of the case are one file and either can be written.
+
+        Paths are compared after symlinks (``./x`` and ``x``, a symlinked folder) and, for a
+        file that exists, by identity (a hard link), so one source can never silently
+        overwrite what another holds. Sources that can only be read may share a file.
+        """
+        seen: dict[object, str] = {}
+        for name, source in sources.items():
+            if source.path is None:
+                continue
+            keys: list[object] = [Path(os.path.realpath(source.path))]
+            with suppress(OSError):
+                info = os.stat(source.path)
+                keys.append((info.st_dev, info.st_ino))
+            first = next((seen[key] for key in keys if key in seen), None)
+            if first is None:
+                for key in keys:
+                    seen[key] = name
+                continue
+            other = sources[first]
+            if not (_writable(source) or _writable(other)):
+                continue
+            shown = self.project.relative(Path(os.path.realpath(source.path)))
+            raise ConfigError(
+                f"{self._path_where(config, name)}: data sources '{first}' "
+                f"({self._path_where(config, first)}) and '{name}' both resolve to the file "
+                f"{shown}; one would silently overwrite the other: give each its own path"
+            )
+
+    @staticmethod
+    def _path_where(config: CaseConfig, name: str) -> str:
+        """Where source ``name`` got its path (its ``path:`` line, else its own line)."""
+        spec = config.settings.data_sources[name]
+        key = ("data_sources", name, "path") if spec.path is not None else ("data_sources", name)
+        return merged_where(config, key)
+
+
+def _writable(source: DataSource) -> bool:
+    return not source.read_only and source.format.write is not None
 
 
 def _present(path: Path) -> bool:

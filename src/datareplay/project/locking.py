@@ -1,11 +1,12 @@
-"""Locks held while a command runs: one writer per case; readers or one writer of raw data.
+"""Locks held while a command runs: one writer per case, per shared output file; raw data.
 
-Both locks are ``flock`` on a lock file inside the project: ``cases/<case>/.lock`` for
-the case (exclusive, for the whole run) and ``<data.raw_root>/.lock`` for the shared raw
-recordings (shared by every run that reads them, exclusive for ``generate-data`` and for
-whatever replaces or repairs them). The kernel releases a lock when the holding process
-exits for any reason (SIGKILL included), so it can never go stale and needs no manual
-clean-up.
+Every lock is ``flock`` on a lock file inside the project: ``cases/<case>/.lock`` for
+the case (exclusive, for the whole run), ``.<file>.lock`` beside a file that a case
+writes outside its own folder (exclusive, for the whole run, so two cases never write
+one file at once) and ``<data.raw_root>/.lock`` for the shared raw recordings (shared by
+every run that reads them, exclusive for ``generate-data`` and for whatever replaces or
+repairs them). The kernel releases a lock when the holding process exits for any reason
+(SIGKILL included), so it can never go stale and needs no manual clean-up.
 
 A lock file is opened without following a symbolic link (``O_NOFOLLOW``), must be a
 plain file with a single link and must lie inside the project (or a data root it allows),
@@ -21,7 +22,7 @@ import fcntl
 import os
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -286,3 +287,107 @@ class RawDataLock:
             yield self
         finally:
             self.release()
+
+
+class OutputLock:
+    """Exclusive lock of one file a case writes outside its own folder.
+
+    The lock file is ``.<name>.lock`` beside the file (its folder resolved, so every
+    spelling of the path shares one lock, and a file in a data root outside the project is
+    shared with other projects too). A second case that wants the file is refused at once
+    with a message naming it, the file and the case writing it (with its PID), or queues
+    with ``wait``.
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        *,
+        case: str,
+        roots: Sequence[Path],
+        shown: str,
+        wait: bool = False,
+        hint: str = WAIT_HINT,
+    ) -> None:
+        self.target = Path(os.path.realpath(target))
+        self.path = self.target.with_name(f".{self.target.name}{LOCK_FILE}")
+        self.case = case
+        self.roots = list(roots)
+        self.shown = shown
+        self.wait = wait
+        self.hint = hint
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, f"cannot create the folder of {self.shown}") from exc
+        fd = open_lock_file(self.path, roots=self.roots, shown=self._lock_shown)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CaseLockedError(self._held_message(fd)) from None
+            write_holder(fd, self._lock_shown, self.case)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    @property
+    def _lock_shown(self) -> str:
+        folder, _, _ = self.shown.rpartition("/")
+        return f"{folder}/{self.path.name}" if folder else self.path.name
+
+    def _held_message(self, fd: int) -> str:
+        holders = lock_holders(fd) or []
+        writer = next((pid for pid, _ in holders if pid != os.getpid()), None)
+        pid, since, case = read_holder(fd)
+        for _ in range(20):  # a new holder records itself right after locking
+            if writer is None or pid == str(writer):
+                break
+            time.sleep(0.005)
+            pid, since, case = read_holder(fd)
+        if writer is not None and pid != str(writer):
+            pid, since, case = str(writer), "?", "?"
+        who = "another case" if case == "?" else f"case '{case}'"
+        return (
+            f"case '{self.case}' cannot write {self.shown}: it is being written by {who} "
+            f"(PID {pid}, since {since}); wait for it to finish{self.hint}"
+        )
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+@contextmanager
+def holding_outputs(
+    targets: Iterable[tuple[Path, str]],
+    *,
+    case: str,
+    roots: Sequence[Path],
+    wait: bool = False,
+    hint: str = WAIT_HINT,
+) -> Iterator[list[OutputLock]]:
+    """Hold an ``OutputLock`` on every ``(file, shown)`` of ``targets`` for the block.
+
+    Locks are taken in the order of the resolved paths, so two runs that queue for the
+    same files (``wait``) never wait for each other; a refusal releases those taken.
+    """
+    locks: dict[Path, OutputLock] = {}
+    for target, shown in targets:
+        lock = OutputLock(target, case=case, roots=roots, shown=shown, wait=wait, hint=hint)
+        locks.setdefault(lock.path, lock)
+    held: list[OutputLock] = []
+    try:
+        for path in sorted(locks):
+            locks[path].acquire()
+            held.append(locks[path])
+        yield held
+    finally:
+        for lock in reversed(held):
+            lock.release()
