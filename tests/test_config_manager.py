@@ -445,22 +445,23 @@ def test_symlink_out_of_the_project_is_refused(tmp_path: Path) -> None:
 def test_allowed_roots_let_a_path_outside_through(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
+    project_global = GLOBAL.replace("allowed_roots: []", "allowed_roots: [../shared]")
     sources = sources_of(
         tmp_path / "p",
         """\
-        data:
-          allowed_roots: [../shared]
         data_sources:
           rec: {path: ../shared/rec.feather}
           other: {path: ../shared/sub/other.csv}
         """,
+        global_yaml=project_global,
     )
     assert sources["rec"].path == shared.resolve() / "rec.feather"
     assert sources["other"].path == shared.resolve() / "sub" / "other.csv"
     with pytest.raises(UnsafeNameError):
         sources_of(
             tmp_path / "p",
-            "data:\n  allowed_roots: [../shared]\ndata_sources:\n  x: {path: ../elsewhere/x.csv}\n",
+            "data_sources:\n  x: {path: ../elsewhere/x.csv}\n",
+            global_yaml=project_global,
         )
 
 
@@ -469,9 +470,33 @@ def test_absolute_allowed_root(tmp_path: Path) -> None:
     shared.mkdir()
     sources = sources_of(
         tmp_path / "p",
-        f"data:\n  allowed_roots: ['{shared}']\ndata_sources:\n  rec: {{path: '{shared}/r.csv'}}\n",
+        f"data_sources:\n  rec: {{path: '{shared}/r.csv'}}\n",
+        global_yaml=GLOBAL.replace("allowed_roots: []", f"allowed_roots: ['{shared}']"),
     )
     assert sources["rec"].path == shared.resolve() / "r.csv"
+
+
+@pytest.mark.parametrize(
+    ("layer", "options"),
+    [
+        ("case", {}),
+        ("set", {"overrides": ["data.allowed_roots=[/]"]}),
+    ],
+)
+def test_a_case_or_an_override_cannot_widen_the_allowed_roots(
+    tmp_path: Path, layer: str, options: dict[str, Any]
+) -> None:
+    case_yaml = "data:\n  allowed_roots: [/]\ndata_sources:\n  x: {path: /tmp/x.csv}\n"
+    if layer == "set":
+        case_yaml = "data_sources:\n  x: {}\n"
+    project = build_project(tmp_path, case_yaml)
+    with pytest.raises(ConfigError) as info:
+        ConfigManager(project).load_case("demo", **options)
+    origin = "cases/demo/case.yaml:2" if layer == "case" else "--set data.allowed_roots"
+    assert str(info.value) == (
+        f"{origin}: data.allowed_roots can only be set in config/global.yaml or an env layer "
+        "(config/env/NAME.yaml); a case, --params or --set cannot widen where data may go"
+    )
 
 
 def test_pickle_outside_case_folder_is_untrusted_unless_marked(tmp_path: Path) -> None:

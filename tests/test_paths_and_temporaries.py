@@ -490,8 +490,9 @@ def test_a_symlink_planted_at_the_temporary_name_is_never_written_through(
     planted = temp_path_for(target)
     planted.symlink_to(elsewhere / "secret.csv")
     before = (elsewhere / "secret.csv").read_bytes()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(PersistenceError, match=r"could not write .*out\.csv: File exists") as info:
         atomic_write_bytes(target, b"new")
+    assert isinstance(info.value.__cause__, FileExistsError)
     assert (elsewhere / "secret.csv").read_bytes() == before
     assert planted.is_symlink() and not target.exists()
 

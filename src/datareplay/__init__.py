@@ -10,7 +10,7 @@ does not print.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing itself is not imported: the entry points start with this file
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,8 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from datareplay.data.hub import DataHub
     from datareplay.plugins.base import BasePlugin, Param
     from datareplay.quality.evaluate import CheckResult

@@ -6,10 +6,23 @@ is installed before the command line -- click, the engine -- is imported.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # built in, loaded at start-up: no import cost
+import os
 import sys
-from typing import NoReturn
 
-from datareplay.cli import interrupts
+
+def _interrupted_early(signum: int, frame: object) -> None:
+    os.write(2, b"error: interrupted; everything written before the interruption is kept\n")
+    os._exit(130)
+
+
+_signal.signal(_signal.SIGINT, _interrupted_early)  # replaced by interrupts.install() below
+
+from datareplay.cli import interrupts  # noqa: E402
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def run(argv: list[str] | None = None, *, prog_name: str | None = None) -> NoReturn:

@@ -24,6 +24,7 @@ import click
 from datareplay import __version__
 from datareplay.cli import interrupts
 from datareplay.errors import DataReplayError, ExitCode
+from datareplay.project.oserrors import os_error
 
 if TYPE_CHECKING:
     from datareplay.config.secrets import Secrets
@@ -223,7 +224,9 @@ def validate(state: _State, case: str, options: CaseOptions) -> None:
     show_default=True,
     help="Rows of the main recording (wheel speed, 100 Hz).",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=42, show_default=True, help="Random seed."
+)
 @click.option("--faults", is_flag=True, help="Also write the recording with injected faults.")
 @click.option("--wait", is_flag=True, help="Wait for runs reading the raw data instead of failing.")
 @pass_state
@@ -392,12 +395,28 @@ def _run(args: list[str], prog_name: str, holder: list[click.Context]) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else ExitCode.RUN_FAILED
+    except OSError as exc:  # a file operation outside the engine's own error handling
+        traceback_if_debug()
+        error = os_error(exc, _file_operation(exc))
+        report(str(error))
+        return error.exit_code
     except Exception as exc:
         traceback_if_debug()
         message = str(exc).replace("\n", " ")
         report(f"unexpected {type(exc).__name__}: {message} (rerun with --debug for the traceback)")
         return ExitCode.RUN_FAILED
     return ExitCode.OK
+
+
+def _file_operation(exc: OSError) -> str:
+    """``could not access PATH``: the file an OSError names, relative if below here."""
+    import os
+
+    if not exc.filename:
+        return "a file operation failed"
+    name = os.fsdecode(exc.filename)
+    relative = os.path.relpath(name)
+    return f"could not access {name if relative.startswith('..') else relative}"
 
 
 def _secrets(holder: list[click.Context]) -> Secrets | None:

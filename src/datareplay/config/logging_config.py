@@ -198,6 +198,32 @@ class _Checker:
         self.plain(path, settings)
         if "filename" in settings:
             settings["filename"] = self.log_file((*path, "filename"), settings["filename"])
+        self.handler_values(path, settings)
+
+    def handler_values(self, path: KeyPath, settings: Mapping[str, Any]) -> None:
+        """Values a handler accepts but that would break or hang every logged line."""
+        stream = settings.get("stream")
+        if "stream" in settings and stream not in _STREAMS:
+            raise self.fail(
+                (*path, "stream"), f"must be one of {', '.join(_STREAMS)}, got {stream!r}"
+            )
+        mode = settings.get("mode", "a")
+        if mode not in ("a", "w"):
+            raise self.fail((*path, "mode"), f"must be 'a' (append) or 'w', got {mode!r}")
+        for key, low, high in _BOUNDS:
+            if key in settings:
+                value = settings[key]
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not low <= value <= high
+                ):
+                    raise self.fail(
+                        (*path, key),
+                        f"must be a whole number from {low:,} to {high:,}, got {value!r}",
+                    )
+        if settings.get("maxBytes", 0) and settings.get("maxBytes", 0) < 1024:
+            raise self.fail((*path, "maxBytes"), "must be 0 (no rotation) or at least 1024")
 
     def keys(self, path: KeyPath, settings: Mapping[str, Any], known: tuple[str, ...]) -> None:
         for key in settings:
@@ -221,9 +247,19 @@ class _Checker:
                 raise self.fail((*path, key), "must be a single value, not a mapping or list")
 
     def log_file(self, path: KeyPath, value: Any) -> str:
-        """An absolute log file path inside the project or an allowed log folder."""
+        """An absolute ``*.log`` path inside the project or an allowed log folder.
+
+        The suffix rule keeps a log handler from truncating or appending to the project's
+        own configuration, plugins or data (``filename: cases/demo/case.yaml``).
+        """
         if not isinstance(value, str) or not value.strip() or "\x00" in value:
             raise self.fail(path, "must be the path of a log file, e.g. logs/replay.log")
+        if not value.endswith(".log"):
+            raise self.fail(
+                path,
+                f"log file '{value}' must end in .log (e.g. logs/replay.log), so that a log "
+                "handler never writes over configuration, code or data",
+            )
         target = (self.root / value).resolve()  # an absolute value stays as it is
         roots = [self.root, *_allowed_log_dirs()]
         if not any(target.is_relative_to(root) for root in roots):
@@ -234,6 +270,11 @@ class _Checker:
                 f"{LOG_DIRS_VARIABLE}",
             )
         return str(target)
+
+
+_STREAMS = ("ext://sys.stderr", "ext://sys.stdout")
+# (key, lowest, highest): rotation that cannot run away with the disk or the clock
+_BOUNDS = (("backupCount", 0, 1000), ("interval", 1, 10**7), ("maxBytes", 0, 2**40))
 
 
 def _allowed_log_dirs() -> list[Path]:

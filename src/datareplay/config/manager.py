@@ -139,6 +139,7 @@ class ConfigManager:
         settings = self.validate(merged)
         if not settings.pipeline:
             raise ConfigError(f"{case_doc.source}: the pipeline is empty; add at least one step")
+        _check_project_only(merged, ("data", "allowed_roots"), len(settings.data.allowed_roots))
         overridden = [
             (format_path(path), merged.shown(value, path), origin)
             for path, value, origin in (merged.leaves() if override_sources else ())
@@ -396,3 +397,20 @@ def _quote(value: Any, limit: int = 120) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
+def _check_project_only(merged: MergedConfig, key: KeyPath, count: int) -> None:
+    """Refuse ``key`` (a list) unless every item comes from config/global.yaml or config/env/.
+
+    Folders outside the project that data may be read from and written to are the
+    project's decision: a case, a template, a ``--params`` file or ``--set`` cannot grant
+    itself more.
+    """
+    for index in range(count):
+        origin = merged.origin((*key, index))
+        if not origin.startswith(("config/global.yaml", "config/env/")):
+            raise ConfigError(
+                f"{origin}: {format_path(key)} can only be set in config/global.yaml or an "
+                "env layer (config/env/NAME.yaml); a case, --params or --set cannot widen "
+                "where data may go"
+            )

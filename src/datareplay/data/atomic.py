@@ -236,9 +236,20 @@ def _same_file(path: Path, fd: int) -> bool:
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` atomically, sweeping its writers' leftovers first."""
-    with atomic_target(target, sweep=True) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
+    """Replace ``target`` with ``data`` atomically, sweeping its writers' leftovers first.
+
+    Raises PersistenceError naming the file when the file system refuses (a full disk, a
+    read-only folder); the previous version is kept.
+    """
+    from datareplay.errors import PersistenceError
+
+    try:
+        with atomic_target(target, sweep=True) as tmp, open(tmp, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise PersistenceError(
+            f"could not write {target}: {exc.strerror or exc}; the previous version is kept"
+        ) from exc
 
 
 # -- sweeping leftovers ---------------------------------------------------------------

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datareplay.data.atomic import atomic_write_bytes, sweep_temporaries
-from datareplay.errors import UnknownNameError, UnsafeNameError, UsageError, did_you_mean
+from datareplay.errors import (
+    ConfigError,
+    UnknownNameError,
+    UnsafeNameError,
+    UsageError,
+    did_you_mean,
+)
 from datareplay.project.names import check_name, inside
 
 CASE_FILE = "case.yaml"
@@ -93,6 +99,15 @@ class Project:
     def case_file(self, case: str) -> Path:
         """The case.yaml of an existing case, or UnknownNameError with a suggestion."""
         path = self.case_dir(case) / CASE_FILE
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                f"{self.relative(path)} is not a regular file ({_kind(path)}); make it a YAML file"
+            )
+        if path.is_file() and not path.resolve().is_relative_to(self.root.resolve()):
+            raise UnsafeNameError(
+                f"{self.relative(path)} leads outside the project (to {path.resolve()}); "
+                "keep a case's files inside the project"
+            )
         if not path.is_file():
             known = self.case_names()
             hint = did_you_mean(case, known)
@@ -149,3 +164,19 @@ class Project:
 def default_project(explicit: str | None) -> Project:
     """The project named by ``--project`` (or DATAREPLAY_PROJECT), else found upward."""
     return Project.at(Path(explicit)) if explicit else Project.find()
+
+
+def _kind(path: Path) -> str:
+    """What is at ``path`` when it is not a regular file, for messages."""
+    import stat
+
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

@@ -365,7 +365,9 @@ class RawRecordings:
         if restored:
             shown = ", ".join(self.shown(p) for p in restored)
             return note + f"its new copy is lost, so the previous {shown} was put back"
-        shown = ", ".join(self.shown(p) for p in swapped) or "nothing left to swap"
+        if not swapped:
+            return note + f"every recording was already in place{size}; nothing was left to do"
+        shown = ", ".join(self.shown(p) for p in swapped)
         return note + f"finished it from the complete new copy it left{size}: {shown} put in place"
 
     def _recover_legacy(self, leftover: Path) -> str:
