@@ -1,7 +1,7 @@
 """Run Data Replay on this project: ``python run.py --help``."""
 
-import os
-import signal
+import _signal
+import os  # already loaded by the interpreter's start-up, like _signal below
 
 
 def _interrupted(signum, frame):
@@ -11,7 +11,7 @@ def _interrupted(signum, frame):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, _interrupted)  # from the first instruction: never a traceback
+    _signal.signal(_signal.SIGINT, _interrupted)  # from the first instruction: no traceback
     # this file's folder is the project, whatever DATAREPLAY_PROJECT the shell has set
     # (--project DIR still chooses another one)
     os.environ["DATAREPLAY_PROJECT"] = os.path.dirname(os.path.realpath(__file__))
