@@ -142,32 +142,36 @@ class DataCatalog:
         return value
 
     def _unreadable(self, source: DataSource, cause: BaseException) -> str:
-        """Why the raw file of ``source`` cannot be read, and what to check."""
+        """Why the raw file of ``source`` cannot be read: the likely cause and the fix."""
         where = self.relative(source.path)
         fmt = source.format.name
-        reason = describe_exception(cause)
         text = f"{type(cause).__name__} {cause}".lower()
-        if isinstance(cause, UnicodeError) or "codec" in text or "encod" in text:
-            likely = (
-                "its text is not in the expected encoding (UTF-8 unless the source's "
-                "options say otherwise); re-save it as UTF-8 or give the source its encoding"
-            )
-        elif isinstance(cause, OSError):
+        if isinstance(cause, OSError):
             likely = "the file cannot be opened; check its permissions and that it is a file"
-        elif fmt in ("csv", "json") and not any(w in text for w in ("magic", "parquet")):
+        elif fmt in ("csv", "json") and _looks_binary(source.path):
             likely = (
-                f"its content does not parse as {fmt} with the source's options (separator, "
-                "decimal, header, quoting); check the file and the source's format and options"
+                f"it is not a {fmt} text file but binary data (another format such as "
+                "parquet or Excel?); declare the format it has with format: in case.yaml"
+            )
+        elif isinstance(cause, UnicodeError) or "codec" in text or "encoding" in text:
+            likely = (
+                "its text is not UTF-8; re-save it as UTF-8 or declare its encoding in the "
+                "source's options (e.g. options: {encoding: latin-1})"
+            )
+        elif fmt == "csv":
+            likely = (
+                "its rows do not parse as csv with the source's options; check the "
+                "separator, decimal, header and quoting (options: in case.yaml) or its format"
             )
         else:
             likely = (
                 f"it is not a valid {fmt} file (another format, truncated or corrupted); "
-                f"check the file, or declare the format it has with format: in case.yaml"
+                "check the file, or declare the format it has with format: in case.yaml"
             )
         return (
-            f"cannot read raw data source '{source.name}' from {where} as {fmt}: {reason}; "
-            f"likely cause: {likely} (no step of the case writes this file, so rerunning "
-            "a step does not change it)"
+            f"cannot read raw data source '{source.name}' from {where} as {fmt} "
+            f"({describe_exception(cause).rstrip('.')}); likely cause: {likely}; no step "
+            "writes this file, so only fixing the file or its declaration helps"
         )
 
     def put(self, name: str, value: Any, *, step: str = "") -> DataRef:
@@ -304,3 +308,14 @@ class DataCatalog:
             return str(path.relative_to(self.project_root))
         except ValueError:
             return str(path)
+
+
+def _looks_binary(path: Path | None) -> bool:
+    """True when the first 4 KiB of the file at ``path`` hold a NUL byte (not text)."""
+    if path is None:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return b"\x00" in fh.read(4096)
+    except OSError:
+        return False
