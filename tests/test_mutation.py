@@ -225,6 +225,7 @@ def test_other_objects_are_deep_copied_and_immutable_values_shared() -> None:
             self.weights = [1.0, 2.0]
 
     model = Model()
+    assert snapshot(model) is model  # cached as written: no pickling hooks run twice
     view = reader_view(model)
     view.weights.append(3.0)
     assert model.weights == [1.0, 2.0]

@@ -18,9 +18,10 @@ other step.
 - **NumPy arrays**: a reader gets a read-only view (``arr[0] = 1`` raises
   ``ValueError``; ``arr.copy()`` is writable); a write caches a copy.
 - **dicts, lists and tuples** (json, pickle) are rebuilt level by level, their frames
-  and arrays treated as above; **other objects** are deep-copied (``copy.deepcopy``) for
-  each reader, which is cheap for the small documents these formats usually hold. An
-  object that cannot be deep-copied is shared as it is.
+  and arrays treated as above; **other objects** are cached as written and deep-copied
+  (``copy.deepcopy``) for each reader, which is cheap for the small documents these
+  formats usually hold (the writer itself must not change such an object after writing
+  it). An object that cannot be deep-copied is shared as it is.
 
 Strings, numbers, ``None`` and other immutable values are shared as they are. Python
 objects stored *inside* an object-dtype column (a list in a cell) are shared too.
@@ -65,6 +66,8 @@ def _isolate(value: Any, *, owned: bool) -> Any:
         return [_isolate(item, owned=owned) for item in value]
     if type(value) is tuple:
         return tuple(_isolate(item, owned=owned) for item in value)
+    if owned:  # deep-copying at write time would run the object's pickling hooks twice
+        return value
     try:
         return copy.deepcopy(value)
     except Exception:  # an object that cannot be copied (a lock, a connection) is shared
