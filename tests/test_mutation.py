@@ -9,6 +9,7 @@ through a read-only ``to_numpy()``): it must never reach anyone else.
 from __future__ import annotations
 
 import contextlib
+import gc
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -240,3 +241,18 @@ def test_a_json_document_read_twice_is_two_documents(tmp_path: Path) -> None:
     first = catalog["doc"]
     first["speeds"].clear()
     assert catalog["doc"] == {"speeds": [1, 2, 3]}
+
+
+def test_a_reader_can_change_its_view_after_the_catalog_released_the_value(
+    catalog: DataCatalog,
+) -> None:
+    frame = catalog["raw"]
+    column = frame["count"]
+    catalog.release("raw")
+    gc.collect()
+    frame.loc[10, "count"] = 7  # copies the shared buffer, never writes it in place
+    frame.loc[11, "road"] = "x"
+    frame.loc[10, "t"] = pd.Timestamp("2000", tz="UTC")
+    column.loc[12] = 9
+    assert frame.loc[10, "count"] == 7 and column.loc[12] == 9
+    assert_untouched(catalog["raw"])

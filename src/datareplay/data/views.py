@@ -75,16 +75,27 @@ def _isolate(value: Any, *, owned: bool) -> Any:
 
 
 def _pandas_view(value: Any, *, owned: bool) -> Any:
-    """A Copy-on-Write shallow copy whose extension-array buffers cannot be written."""
+    """A Copy-on-Write shallow copy whose extension-array buffers cannot be written.
+
+    A reader's read-only extension array keeps the block it came from alive, so pandas
+    goes on seeing the buffer as shared and copies it on the reader's first change, even
+    after the catalog let go of the value (a read-only buffer pandas believed unshared
+    would be written in place and refuse).
+    """
     import numpy as np
 
     view = value.copy(deep=False)
-    blocks = getattr(getattr(view, "_mgr", None), "blocks", ())
-    for block in blocks:
+    blocks = list(getattr(getattr(view, "_mgr", None), "blocks", ()))
+    origins = list(getattr(getattr(value, "_mgr", None), "blocks", ()))
+    if len(origins) != len(blocks):
+        origins = [None] * len(blocks)
+    for block, origin in zip(blocks, origins, strict=True):
         values = getattr(block, "values", None)
         if values is None or isinstance(values, np.ndarray) or not hasattr(values, "_readonly"):
             continue
         protected = values.copy() if owned else values.view()
         protected._readonly = True
+        if not owned:
+            protected._datareplay_origin = origin
         block.values = protected
     return view
