@@ -18,9 +18,9 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from datareplay.config.manager import CaseConfig, ConfigManager
 from datareplay.data.atomic import probe_writable, sweep_temporaries
@@ -55,11 +55,15 @@ NO_OPTIONS = CaseOptions()
 
 @dataclass
 class OpenCase:
-    """A case ready to run: its validated config, its data catalog and its checked plan."""
+    """A case ready to run: its validated config, its data catalog and its checked plan.
+
+    ``quality`` holds the results of the checks on raw inputs that ``validate`` ran.
+    """
 
     config: CaseConfig
     hub: DataCatalog
     plan: Plan
+    quality: list[Any] = field(default_factory=list)
 
 
 class Session:
@@ -109,6 +113,7 @@ class Session:
         hub = DataCatalog(sources, project_root=self.project.root, quality_path=quality_path)
         plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
         hub.producers.update({source: step.name for source, step in plan.producers.items()})
+        hub.raw.update(name for name in sources if name not in plan.producers)
         return OpenCase(config, hub, plan)
 
     def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
@@ -276,8 +281,49 @@ class Session:
         )
 
     def validate(self, case: str, options: CaseOptions = NO_OPTIONS) -> OpenCase:
-        """Check config, plugins, params, the data flow and the raw inputs; run nothing."""
+        """Check config, plugins, params, the data flow and the raw inputs; run nothing.
+
+        The raw inputs that declare ``checks`` are read and checked as a run would on
+        their first read: a failed check of severity ``error`` raises QualityError with
+        one line per failure, a failed ``warn`` is logged; every result is kept in the
+        returned case's ``quality``.
+        """
         opened = self.open_case(case, options)
+        self._require_raw_inputs(opened)
+        opened.quality = self._check_raw_inputs(opened)
+        return opened
+
+    def _check_raw_inputs(self, opened: OpenCase) -> list[Any]:
+        """Evaluate the checks declared on the plan's raw inputs (reading them)."""
+        catalog = opened.hub
+        checked = [
+            catalog.sources[name]
+            for name in opened.plan.external_inputs
+            if catalog.sources[name].checks
+        ]
+        if not checked:
+            return []
+        from datareplay.errors import QualityError
+        from datareplay.quality.evaluate import evaluate
+
+        results: list[Any] = []
+        for source in checked:
+            value = catalog.load(source.name)
+            results.extend(
+                evaluate(check, value, source=source.name, lookup=catalog.load)
+                for check in source.checks
+            )
+        quality_log = logging.getLogger("datareplay.quality")
+        for result in results:
+            level = logging.INFO if result.passed else logging.WARNING
+            quality_log.log(level, "quality %s", result.line())
+        failed = [result.line() for result in results if result.blocking]
+        if failed:
+            raise QualityError("\n".join(failed))
+        return results
+
+    def _require_raw_inputs(self, opened: OpenCase) -> None:
+        """MissingInputError for the first raw input of the plan that has no data."""
         missing = [name for name in opened.plan.external_inputs if not opened.hub.available(name)]
         if missing:
             from datareplay.project.generation import generator_path
@@ -300,7 +346,6 @@ class Session:
                 f"raw input '{missing[0]}' has no data (no file at "
                 f"{opened.hub.relative(source.path)}); {fix}"
             )
-        return opened
 
     def run_pipeline(
         self,

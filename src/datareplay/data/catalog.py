@@ -9,6 +9,13 @@ outputs. The Python API hands the catalog itself to notebooks::
     catalog["features"]            # loaded from disk on first access, then cached
     catalog.status("features")     # Status.IN_MEMORY
     catalog.refs["features"]       # DataRef of the last write in this catalog
+
+Every read returns the caller's own view of the cached value and every write caches a
+snapshot of what was written (see ``datareplay.data.views``): what one step changes in
+place never reaches the cache or another step, and a frame is never copied to get there.
+Sources no step writes (``raw``) are the recording itself: a file that cannot be read is
+reported as a problem of the file (its encoding, format or options), and the checks
+declared on them run when a step first reads them (the ``on_read`` hook of ``hub``).
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ from datareplay.data.formats import describe, memory_bytes
 from datareplay.data.hub import DataHub
 from datareplay.data.source import DataSource
 from datareplay.data.storage import DataRef, LocalStorage, Storage, memory_ref
-from datareplay.errors import DataAccessError, PersistenceError
+from datareplay.data.views import reader_view, snapshot
+from datareplay.errors import DataAccessError, PersistenceError, describe_exception
 
 WriteHook = Callable[[DataSource, Any, DataRef], None]
+ReadHook = Callable[[DataSource, Any], None]
 
 
 class Status(StrEnum):
@@ -66,10 +75,12 @@ class DataCatalog:
         self.quality_path = quality_path
         self.storage: Storage = storage or LocalStorage(self.relative)
         self.producers: dict[str, str] = {}  # source -> step that writes it, for messages
+        self.raw: set[str] = set()  # sources no step of the plan writes (raw recordings)
         self.refs: dict[str, DataRef] = {}  # source -> what its last write produced
         self._cache: dict[str, Any] = {}
         self._touched: set[str] = set()
         self._released: set[str] = set()
+        self._read_hooked: set[str] = set()  # sources whose first read ran an on_read hook
 
     # -- sources -----------------------------------------------------------------------
 
@@ -105,17 +116,63 @@ class DataCatalog:
     # -- reading and writing -----------------------------------------------------------
 
     def load(self, name: str) -> Any:
-        """The value of source ``name``: from memory, else read from storage and cached."""
+        """The value of source ``name``: from memory, else read from storage and cached.
+
+        The caller gets its own view (``views.reader_view``): changing it in place never
+        changes the cached value or what any other reader gets.
+        """
+        return reader_view(self._value(name))
+
+    def _value(self, name: str) -> Any:
+        """The cached value of ``name`` itself (never handed to a plugin)."""
         if name in self._cache:
             return self._cache[name]
         source = self._source(name)
         producer = self.producers.get(name)
         hint = f" (written by step '{producer}')" if producer else ""
-        value = self.storage.read(source, hint=hint)
+        try:
+            value = self.storage.read(source, hint=hint)
+        except PersistenceError as exc:
+            if name in self.raw and exc.__cause__ is not None:
+                raise PersistenceError(self._unreadable(source, exc.__cause__)) from exc
+            raise
         self._cache[name] = value
         self._touched.add(name)
         self._released.discard(name)
         return value
+
+    def _unreadable(self, source: DataSource, cause: BaseException) -> str:
+        """Why the raw file of ``source`` cannot be read: the likely cause and the fix."""
+        where = self.relative(source.path)
+        fmt = source.format.name
+        text = f"{type(cause).__name__} {cause}".lower()
+        if isinstance(cause, OSError):
+            likely = "the file cannot be opened; check its permissions and that it is a file"
+        elif fmt in ("csv", "json") and _looks_binary(source.path):
+            likely = (
+                f"it is not a {fmt} text file but binary data (another format such as "
+                "parquet or Excel?); declare the format it has with format: in case.yaml"
+            )
+        elif isinstance(cause, UnicodeError) or "codec" in text or "encoding" in text:
+            likely = (
+                "its text is not UTF-8; re-save it as UTF-8 or declare its encoding in the "
+                "source's options (e.g. options: {encoding: latin-1})"
+            )
+        elif fmt == "csv":
+            likely = (
+                "its rows do not parse as csv with the source's options; check the "
+                "separator, decimal, header and quoting (options: in case.yaml) or its format"
+            )
+        else:
+            likely = (
+                f"it is not a valid {fmt} file (another format, truncated or corrupted); "
+                "check the file, or declare the format it has with format: in case.yaml"
+            )
+        return (
+            f"cannot read raw data source '{source.name}' from {where} as {fmt} "
+            f"({describe_exception(cause).rstrip('.')}); likely cause: {likely}; no step "
+            "writes this file, so only fixing the file or its declaration helps"
+        )
 
     def put(self, name: str, value: Any, *, step: str = "") -> DataRef:
         """Write ``value`` to source ``name`` (persisted at once if the source persists)."""
@@ -133,7 +190,7 @@ class DataCatalog:
             )
         self._cache.pop(name, None)
         ref = self.storage.write(source, value) if source.persisted else memory_ref(source, value)
-        self._cache[name] = value
+        self._cache[name] = snapshot(value)
         self._touched.add(name)
         self._released.discard(name)
         self.refs[name] = ref
@@ -166,25 +223,35 @@ class DataCatalog:
         reads: Mapping[str, str],
         writes: Mapping[str, str],
         on_write: WriteHook | None = None,
+        on_read: ReadHook | None = None,
         report: Callable[[list[Any]], None] | None = None,
     ) -> DataHub:
         """The ``DataHub`` of one step: ``reads``/``writes`` map its ports to sources.
 
-        ``on_write(source, value, ref)`` runs after each write (outputs, quality checks);
-        ``report(results)`` receives what the plugin reports through
-        ``hub.report_quality``.
+        ``on_write(source, value, ref)`` runs after each write (outputs, quality checks)
+        with the value as cached; ``on_read(source, value)`` runs when a source is read
+        for the first time through any hub of this catalog (checks of raw sources): if it
+        raises, the read fails and the next read runs it again. ``report(results)``
+        receives what the plugin reports through ``hub.report_quality``.
         """
+
+        def load(name: str) -> Any:
+            value = self._value(name)
+            if on_read is not None and name not in self._read_hooked:
+                on_read(self._sources[name], value)
+                self._read_hooked.add(name)
+            return reader_view(value)
 
         def store(name: str, value: Any) -> None:
             ref = self.put(name, value, step=step)
             if on_write is not None:
-                on_write(self._sources[name], value, ref)
+                on_write(self._sources[name], self._cache[name], ref)
 
         return DataHub(
             step,
             reads=reads,
             writes=writes,
-            load=self.load,
+            load=load,
             store=store,
             has=self.available,
             report=report,
@@ -241,3 +308,14 @@ class DataCatalog:
             return str(path.relative_to(self.project_root))
         except ValueError:
             return str(path)
+
+
+def _looks_binary(path: Path | None) -> bool:
+    """True when the first 4 KiB of the file at ``path`` hold a NUL byte (not text)."""
+    if path is None:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return b"\x00" in fh.read(4096)
+    except OSError:
+        return False

@@ -2,7 +2,8 @@
 
 ::
 
-    frame = hub["signals"]         # an input: loaded on first access, then cached
+    frame = hub["signals"]         # an input: loaded on first access, then cached;
+                                   # this reader's own view: change it as you like
     hub["events"] = events_frame   # an output: persisted at once (and checked)
     "signals" in hub               # does the input have data?
     hub.report_quality(results)    # check results, recorded with the step's outcome

@@ -98,7 +98,16 @@ class Plan:
                     else f"format {data_source.format.name} is never persisted"
                 )
                 producer = self.producers.get(source)
-                if producer is not None:
+                if producer is not None and not data_source.persisted:
+                    # running the producer alone cannot help: its output dies with it
+                    fix = (
+                        f"it is written by step '{producer.name}' and kept in memory only "
+                        f"(format {data_source.format.name}), so it exists only while the "
+                        f"whole pipeline runs: run '{project_hint} pipeline --case "
+                        f"{self.case}', or give data source '{source}' a persistent format "
+                        "(e.g. format: parquet) to run this step alone"
+                    )
+                elif producer is not None:
                     fix = (
                         f"it is written by step '{producer.name}': run "
                         f"'{project_hint} plugin {producer.name} --case {self.case}' or "

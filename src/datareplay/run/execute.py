@@ -57,12 +57,17 @@ def execute(
     fresh = catalog is None
     if catalog is None:
         catalog = DataCatalog(spec.sources, project_root=Path(spec.project_root))
+        catalog.raw.update(spec.raw)
     written: dict[str, DataRef] = {}
     quality: list[Any] = []
 
     def after_write(source: DataSource, value: Any, ref: DataRef) -> None:
         written[source.name] = ref
         if source.checks:
+            _check(source, value)
+
+    def after_first_read(source: DataSource, value: Any) -> None:
+        if source.checks and source.name in spec.raw:  # checks of data no step writes
             _check(source, value)
 
     def _check(source: DataSource, value: Any) -> None:
@@ -89,6 +94,7 @@ def execute(
             reads=spec.inputs,
             writes=spec.outputs,
             on_write=after_write,
+            on_read=after_first_read,
             report=quality.extend,
         )
         cls(params=spec.params, step=spec.name).run(hub)

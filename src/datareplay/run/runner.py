@@ -88,6 +88,7 @@ class PipelineRunner:
             outputs=dict(step.writes),
             sources={name: self.catalog.sources[name] for name in sorted(names)},
             project_root=str(self.catalog.project_root),
+            raw=tuple(s for s in step.reads.values() if s not in self.plan.producers),
         )
 
     def run(self, steps: Sequence[Step] | None = None) -> RunResult:

@@ -28,7 +28,9 @@ class StepSpec:
 
     ``inputs`` and ``outputs`` map the plugin's ports to source names; ``sources`` holds
     every source the step touches (its ports and the references of its checks);
-    ``project_root`` is where relative messages are rooted.
+    ``project_root`` is where relative messages are rooted; ``raw`` names the inputs no
+    step of the plan writes (raw recordings): their checks run when the step first reads
+    them, unless an earlier step of the run already read them.
     """
 
     run_id: str
@@ -41,6 +43,7 @@ class StepSpec:
     outputs: Mapping[str, str]
     sources: Mapping[str, DataSource]
     project_root: str
+    raw: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
