@@ -89,11 +89,19 @@ def _csv_text_problem(column: Any) -> str | None:
 
     present = column.dropna()
     if present.isin(list(_CSV_NA)).any():
-        return "empty or NA-like text"
-    if len(present) and pd.to_numeric(present, errors="coerce").notna().all():
-        return "text that reads back as numbers"
-    if len(present) and present.isin(["True", "False", "true", "false", "TRUE", "FALSE"]).all():
-        return "text that reads back as booleans"
+        return "the empty or NA-like text in {name}"
+    if not len(present):
+        return "the text dtype of {name}, which holds only missing values" if len(column) else None
+    # the reader turns a column into numbers or booleans only when every value reads as
+    # one: a few values that do not settle it without parsing the whole column
+    head = present.iloc[:64]
+    if pd.to_numeric(head, errors="coerce").notna().all() and (
+        pd.to_numeric(present, errors="coerce").notna().all()
+    ):
+        return "the text that reads back as numbers in {name}"
+    booleans = ["True", "False", "true", "false", "TRUE", "FALSE"]
+    if head.isin(booleans).all() and present.isin(booleans).all():
+        return "the text that reads back as booleans in {name}"
     return None
 
 
@@ -152,7 +160,7 @@ def csv_losses(frame: Any) -> list[str]:
             column = frame.iloc[:, i]
             problem = _csv_text_problem(column)
             if problem:
-                lost.append(f"the {problem} in {_label(columns[i])}")
+                lost.append(problem.format(name=_label(columns[i])))
     return lost
 
 
@@ -212,7 +220,7 @@ def check(fmt: str, value: Any) -> None:
             raise Refused("npy cannot hold an array of Python objects; use pickle")
     elif fmt == "json":
         try:
-            jsoncodec.encode(value) if kind == "other" else None
+            jsoncodec.check(value)
         except jsoncodec.Unrepresentable as exc:
             raise Refused(f"json cannot keep {exc}; use pickle") from None
 

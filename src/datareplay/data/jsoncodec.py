@@ -40,7 +40,7 @@ def check_plain(value: Any, where: str = "the value") -> None:
         return
     if kind is float:
         if not math.isfinite(value):
-            raise Unrepresentable(f"{where} is {value!r}, which JSON has no number for")
+            raise Unrepresentable(f"{where}: {value!r}, which JSON has no number for")
         return
     if kind is list:
         for i, item in enumerate(value):
@@ -49,10 +49,10 @@ def check_plain(value: Any, where: str = "the value") -> None:
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
-                raise Unrepresentable(f"{where} has the key {key!r}; JSON keys are text")
+                raise Unrepresentable(f"{where}: the key {key!r} (JSON keys are text)")
             check_plain(item, f"{where}[{key!r}]")
         return
-    raise Unrepresentable(f"{where} is a {kind.__name__}, which JSON has no type for")
+    raise Unrepresentable(f"{where}: a {kind.__name__}, which JSON has no type for")
 
 
 def encode_name(value: Any, where: str) -> Any:
@@ -61,7 +61,7 @@ def encode_name(value: Any, where: str) -> Any:
         return value
     if type(value) is float and math.isfinite(value):
         return value
-    raise Unrepresentable(f"{where} {value!r} is not a text, integer or float name")
+    raise Unrepresentable(f"{where} {value!r} (names are text, integers or floats)")
 
 
 # -- arrays ------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def encode_array(values: Any, where: str) -> dict[str, Any]:
         kind = dtype.pyarrow_dtype
         if not (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_string(kind)
                 or pa.types.is_large_string(kind) or pa.types.is_floating(kind)):  # fmt: skip
-            raise Unrepresentable(f"{where} has the dtype {dtype}")
+            raise Unrepresentable(f"the {dtype} dtype of {where}")
         items = pd.array(values).__arrow_array__().to_pylist()
         if pa.types.is_floating(kind):
             items = _floats(items)
@@ -124,7 +124,7 @@ def encode_array(values: Any, where: str) -> dict[str, Any]:
         name = str(dtype)
         if name not in {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32",
                         "UInt64", "boolean", "Float32", "Float64"}:  # fmt: skip
-            raise Unrepresentable(f"{where} has the dtype {dtype}")
+            raise Unrepresentable(f"the {dtype} dtype of {where}")
         array = pd.array(values)
         mask = np.asarray(array.isna())
         data = array._data if hasattr(array, "_data") else np.asarray(array)
@@ -141,7 +141,7 @@ def encode_array(values: Any, where: str) -> dict[str, Any]:
         return {"dtype": dtype.name, "values": array.tolist()}
     if dtype.kind == "f":
         if dtype.itemsize < 4:
-            raise Unrepresentable(f"{where} has the dtype {dtype}")
+            raise Unrepresentable(f"the {dtype} dtype of {where}")
         return {"dtype": dtype.name, "values": _floats(array.tolist())}
     if dtype.kind in "mM":
         return {"dtype": dtype.name, "values": array.view("i8").tolist()}
@@ -153,11 +153,11 @@ def encode_array(values: Any, where: str) -> dict[str, Any]:
             if type(item) is float and math.isfinite(item):
                 continue
             raise Unrepresentable(
-                f"{where} holds {item!r} ({type(item).__name__}) in an object column; "
-                "JSON keeps only text, integers, finite floats, booleans and None there"
+                f"{item!r} ({type(item).__name__}) in the object values of {where} "
+                "(JSON keeps text, integers, finite floats, booleans and None there)"
             )
         return {"dtype": "object", "values": items}
-    raise Unrepresentable(f"{where} has the dtype {dtype}")
+    raise Unrepresentable(f"the {dtype} dtype of {where}")
 
 
 def decode_array(spec: dict[str, Any]) -> Any:
@@ -221,7 +221,7 @@ def encode_index(index: Any, where: str) -> dict[str, Any]:
             "names": [encode_name(n, f"a level name of {where}") for n in index.names],
         }
     if type(index) not in {pd.Index, pd.DatetimeIndex, pd.TimedeltaIndex, pd.CategoricalIndex}:
-        raise Unrepresentable(f"{where} is a {type(index).__name__}")
+        raise Unrepresentable(f"{where}, a {type(index).__name__}")
     return {"values": encode_array(index, where), "name": encode_name(index.name, f"the name of {where}")}
 
 
@@ -282,6 +282,28 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict) and MARK in value:
         return {MARK: "value", "value": value}
     return value
+
+
+def check(value: Any) -> None:
+    """Raise Unrepresentable when ``encode(value)`` would; cheap for large frames.
+
+    dtypes, labels and index types are checked on an empty slice; only object columns
+    and object index levels, whose values decide, are looked at in full.
+    """
+    kind = type(value)
+    if not (kind.__module__.startswith("pandas") and kind.__name__ in ("DataFrame", "Series")):
+        encode(value)
+        return
+    encode(value.iloc[:0])
+    frame = value.to_frame(name=0) if kind.__name__ == "Series" else value
+    for i in range(frame.shape[1]):
+        if frame.dtypes.iloc[i] == object:
+            encode_array(frame.iloc[:, i], f"column {frame.columns[i]!r}")
+    index = frame.index
+    for level in range(index.nlevels):
+        values = index.get_level_values(level)
+        if values.dtype == object:
+            encode_array(values, "the index")
 
 
 def decode(document: Any) -> Any:
