@@ -318,6 +318,14 @@ def test_pitfalls_are_kept_by_the_rich_formats(name: str, fmt: str, tmp_path: Pa
     assert_kept(write_and_read(fmt, frame, tmp_path), frame)
 
 
+def test_csv_refusal_advises_pickle_when_no_table_format_keeps_the_value() -> None:
+    frame = pd.DataFrame({"p": pd.period_range("2020", periods=2, freq="M")})
+    with pytest.raises(
+        Refused, match=r"^csv cannot keep the period\[M\] dtype of 'p'; use pickle$"
+    ):
+        FORMATS["csv"].check(frame)
+
+
 def test_csv_refusal_names_index_and_category_together() -> None:
     frame = pd.DataFrame(
         {"road": pd.Categorical(["x"]), "v": [1.0]}, index=pd.Index(["a"], name="sensor")

@@ -207,8 +207,9 @@ def check(fmt: str, value: Any) -> None:
     if fmt == "csv":
         lost = csv_losses(value)
         if lost:
+            keeper = "pickle" if arrow_losses(value) else "parquet or feather"
             raise Refused(
-                f"csv cannot keep {_join(lost)}; use parquet or feather"
+                f"csv cannot keep {_join(lost)}; use {keeper}"
                 + (", or reset the index" if any("index" in x for x in lost) else "")
             )
     elif fmt in ("parquet", "feather"):
