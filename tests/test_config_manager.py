@@ -402,9 +402,18 @@ def test_explicit_format_wins_over_suffix(tmp_path: Path) -> None:
     assert sources["a"].path == tmp_path.resolve() / "x" / "a.csv"
 
 
-def test_unknown_suffix_uses_default_format(tmp_path: Path) -> None:
-    sources = sources_of(tmp_path, "data_sources:\n  a: {path: x/a.dat}\n")
-    assert sources["a"].format.name == "parquet"
+@pytest.mark.parametrize("path", ["x/a.dat", "raw/shuttles.xlsb", "raw/notes.txt"])
+def test_unknown_suffix_is_an_error_naming_the_format_key(tmp_path: Path, path: str) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"case.yaml:2: data_sources.a.path: the suffix '\.\w+' names no known format; set data_sources.a.format",
+    ):
+        sources_of(tmp_path, f"data_sources:\n  a: {{path: {path}, read_only: true}}\n")
+
+
+def test_unknown_suffix_with_a_format_is_fine(tmp_path: Path) -> None:
+    sources = sources_of(tmp_path, "data_sources:\n  a: {path: x/a.dat, format: csv}\n")
+    assert sources["a"].format.name == "csv"
 
 
 def test_read_only_and_description_are_passed_on(tmp_path: Path) -> None:

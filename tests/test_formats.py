@@ -83,7 +83,8 @@ def test_json_round_trip_of_dataframe(tmp_path: Path) -> None:
     back = round_trip("json", frame, tmp_path)
     assert_same_frame(back, frame)
     document = json.loads((tmp_path / "value.json").read_text(encoding="utf-8"))
-    assert set(document) == {"schema", "data"}
+    assert document["__datareplay__"] == "frame"
+    assert document["data"][1]["s"] == "bé"  # rows are records while labels are unique text
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "feather", "json"])
@@ -126,7 +127,7 @@ def test_json_plain_dict_with_schema_and_data_keys_round_trips(tmp_path: Path) -
 
 
 def test_json_refuses_nan_in_plain_values(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="JSON has no number for"):
         FORMATS["json"].write({"x": float("nan")}, tmp_path / "v.json")
 
 
@@ -153,22 +154,26 @@ def test_pickle_round_trip_of_arbitrary_object(tmp_path: Path) -> None:
 
 
 def test_format_table() -> None:
-    assert set(FORMATS) == {"parquet", "feather", "csv", "json", "pickle", "memory"}
-    assert {n for n, f in FORMATS.items() if f.tabular} == {"parquet", "feather", "csv"}
+    assert set(FORMATS) == {"parquet", "feather", "csv", "json", "npy", "pickle", "excel", "memory"}
+    assert {n for n, f in FORMATS.items() if f.tabular} == {"parquet", "feather", "csv", "excel"}
     assert {n for n, f in FORMATS.items() if f.persistent} == set(FORMATS) - {"memory"}
+    assert {n for n, f in FORMATS.items() if f.read_only} == {"excel"}
     assert FORMATS["pickle"].extension == ".pkl"
     assert FORMATS["memory"].read is None and FORMATS["memory"].write is None
     for alias, target in ALIASES.items():
         assert target in FORMATS, alias
 
 
-def test_tabular_formats_accept_only_dataframes() -> None:
+def test_each_format_accepts_its_kinds_of_value() -> None:
     frame = sample_frame()
     for fmt in ("parquet", "feather", "csv"):
         assert FORMATS[fmt].accepts(frame)
         assert not FORMATS[fmt].accepts({"a": [1]})
-        assert not FORMATS[fmt].accepts(frame["i"])
         assert not FORMATS[fmt].accepts(frame.to_numpy())
+    assert FORMATS["parquet"].accepts(frame["i"]) and FORMATS["feather"].accepts(frame["i"])
+    assert not FORMATS["csv"].accepts(frame["i"])
+    assert FORMATS["npy"].accepts(frame.to_numpy()) and not FORMATS["npy"].accepts(frame)
+    assert not FORMATS["json"].accepts(frame.to_numpy())
     for fmt in ("json", "pickle", "memory"):
         assert FORMATS[fmt].accepts(frame)
         assert FORMATS[fmt].accepts([1, 2])

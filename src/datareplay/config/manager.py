@@ -234,6 +234,7 @@ class ConfigManager:
 
     def data_sources(self, config: CaseConfig) -> dict[str, DataSource]:
         """Turn ``data_sources`` into DataSource objects with checked, resolved paths."""
+        from datareplay.config.schema import SourceProblem, resolve_source_format
         from datareplay.data.formats import FORMATS
         from datareplay.data.source import DataSource
 
@@ -244,10 +245,11 @@ class ConfigManager:
         sources: dict[str, DataSource] = {}
         for name, spec in settings.data_sources.items():
             where = merged_where(config, ("data_sources", name))
-            fmt_name = spec.format
-            if fmt_name is None and spec.path is not None:
-                fmt_name = _format_from_suffix(spec.path)
-            fmt = FORMATS[fmt_name or settings.data.default_format]
+            try:
+                fmt_name, options = resolve_source_format(name, spec, settings.data.default_format)
+            except SourceProblem as problem:
+                raise ConfigError(f"{merged_where(config, problem.key)}: {problem}") from None
+            fmt = FORMATS[fmt_name]
             path: Path | None = None
             if fmt.persistent:
                 if spec.path is not None:
@@ -283,6 +285,7 @@ class ConfigManager:
                 checks=checks,
                 roots=tuple(root.resolve() for root in roots),
                 store=case_data,
+                options=tuple(options.items()),
             )
         self._refuse_shared_files(config, sources)
         for source in sources.values():
@@ -355,16 +358,6 @@ def _known(path: KeyPath) -> list[str] | None:
 
 def merged_where(config: CaseConfig, path: KeyPath) -> str:
     return config.merged.origin(path)
-
-
-def _format_from_suffix(path: str) -> str | None:
-    from datareplay.data.formats import FORMATS
-
-    suffix = Path(path).suffix
-    for fmt in FORMATS.values():
-        if fmt.extension and fmt.extension == suffix:
-            return fmt.name
-    return None
 
 
 def _explain(exc: Any, merged: MergedConfig) -> str:

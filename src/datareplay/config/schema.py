@@ -5,6 +5,7 @@ Unknown keys are errors everywhere, so a typo never silently falls back to a def
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from datareplay.data.formats import ALIASES, FORMATS
+from datareplay.data.formats import ALIASES, FORMATS, format_for_suffix, suffixes
 from datareplay.errors import UnsafeNameError
 from datareplay.project.names import check_name
 
@@ -62,7 +63,10 @@ class DataSettings(_Strict):
     @field_validator("default_format")
     @classmethod
     def _known_format(cls, value: str) -> str:
-        return _check_format(value)
+        value = _check_format(value)
+        if FORMATS[value].read_only:
+            raise ValueError(f"format {value} is read only; the default format must be writable")
+        return value
 
 
 class PluginSettings(_Strict):
@@ -80,6 +84,7 @@ class DataSourceConfig(_Strict):
     trusted: StrictBool = False
     description: StrictStr = ""
     checks: list[dict[StrictStr, Any]] = Field(default_factory=list)
+    options: dict[StrictStr, Any] = Field(default_factory=dict)
 
     @field_validator("format")
     @classmethod
@@ -136,6 +141,58 @@ def _check_format(value: str) -> str:
     if value not in FORMATS:
         raise ValueError(f"unknown format '{value}'; use one of {', '.join(FORMATS)}")
     return value
+
+
+class SourceProblem(ValueError):
+    """A data source whose format or options cannot work; ``key`` is where it is declared."""
+
+    def __init__(self, key: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def resolve_source_format(
+    name: str, spec: DataSourceConfig, default_format: str
+) -> tuple[str, dict[str, Any]]:
+    """The format name and checked options of data source ``name``.
+
+    The format is ``format:``, else the one the path's suffix names, else
+    ``default_format``. A suffix that names no format, an option the format does not
+    take and a writable source in a read-only format (excel) raise SourceProblem.
+    """
+    import difflib
+
+    where = ("data_sources", name)
+    fmt_name = spec.format
+    if fmt_name is None and spec.path is not None:
+        fmt_name = format_for_suffix(spec.path)
+        suffix = PurePosixPath(spec.path).suffix
+        stored = [n for n, f in FORMATS.items() if f.persistent]
+        if fmt_name is None and suffix:
+            raise SourceProblem(
+                (*where, "path"),
+                f"data_sources.{name}.path: the suffix '{suffix}' names no known format; "
+                f"set data_sources.{name}.format (one of {', '.join(stored)}) "
+                f"or use one of {', '.join(suffixes())}",
+            )
+    fmt = FORMATS[fmt_name or default_format]
+    for key in spec.options:
+        if key not in fmt.options:
+            close = difflib.get_close_matches(key, sorted(fmt.options), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            allowed = ", ".join(sorted(fmt.options)) or "none"
+            raise SourceProblem(
+                (*where, "options", key),
+                f"data_sources.{name}.options: unknown option '{key}' for format "
+                f"{fmt.name}{hint} (options of {fmt.name}: {allowed})",
+            )
+    if fmt.read_only and not spec.read_only:
+        raise SourceProblem(
+            where,
+            f"data_sources.{name}: format {fmt.name} is read only; set read_only: true "
+            "(a step cannot write a workbook), or write to another format",
+        )
+    return fmt.name, dict(spec.options)
 
 
 def known_keys(path: tuple[str | int, ...]) -> list[str]:

@@ -25,6 +25,7 @@ class DataSource:
     """A named dataset: its format, its file (if persisted) and how it may be used.
 
     Plain, picklable data: a step sent to another process carries the sources it touches.
+    ``options`` are the format's reader and writer options (``options:`` in case.yaml).
     ``checks`` are quality ``CheckSpec`` values evaluated every time the source is written.
     ``trusted`` allows unpickling from anywhere inside ``roots``; otherwise a pickle is
     read only when its file resolves inside ``store``. Empty ``roots`` means unchecked
@@ -40,6 +41,18 @@ class DataSource:
     checks: tuple[Any, ...] = ()
     roots: tuple[Path, ...] = ()
     store: Path | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def format_options(self) -> dict[str, Any]:
+        """``options`` as the mapping the format's read and write take."""
+        return dict(self.options)
+
+    @property
+    def options_args(self) -> tuple[dict[str, Any], ...]:
+        """``(options,)`` when options are set, else ``()``: a format's read and write take
+        options as an optional last argument (formats made by hand may take none)."""
+        return (self.format_options,) if self.options else ()
 
     @property
     def persisted(self) -> bool:

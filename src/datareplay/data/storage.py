@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from datareplay.data.atomic import atomic_target
+from datareplay.data.fidelity import Refused
 from datareplay.data.formats import describe
 from datareplay.data.source import FIX_ESCAPE, DataSource, describe_escape, outside
 from datareplay.errors import PersistenceError, describe_exception
@@ -130,10 +131,17 @@ class LocalStorage:
         write = source.format.write
         assert write is not None and source.path is not None
         where = self._display(source.path)
+        try:
+            source.format.check(value)
+        except Refused as exc:
+            raise PersistenceError(
+                f"could not write data source '{source.name}' as {source.format.name}: {exc}; "
+                "nothing was written, the previous version is kept"
+            ) from None
         target = self._write_target(source, where)
         try:
             with atomic_target(target) as tmp:
-                write(value, tmp)
+                write(value, tmp, *source.options_args)
                 content_hash, size = hash_file(tmp)
         except OSError as exc:
             raise PersistenceError(
@@ -211,7 +219,7 @@ class LocalStorage:
                     f"after it was written{hint}: rerun that step"
                 )
         try:
-            return read(path)
+            return read(path, *source.options_args)
         except Exception as exc:
             raise PersistenceError(
                 f"cannot read data source '{source.name}' from {where}{hint}: "
