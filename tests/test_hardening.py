@@ -167,3 +167,53 @@ def test_a_full_disk_while_writing_plugins_md_is_one_line_naming_it(bare_project
     )
     assert after == before
     assert not [p for p in bare_project.iterdir() if ".dr-tmp-" in p.name]
+
+
+def test_a_symlink_loop_in_the_data_folder_is_named(project: Path, cli) -> None:
+    data = project / "cases" / "demo" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "events.csv").symlink_to("events.csv")
+    result = cli(project, "validate", "--case", "demo")
+    assert result.code == 2
+    assert "events.csv is a symbolic link loop; remove the link" in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_a_hard_linked_pickle_is_not_unpickled(tmp_path: Path) -> None:
+    import pickle
+
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.formats import FORMATS
+    from datareplay.data.source import DataSource
+    from datareplay.errors import PersistenceError
+
+    store = tmp_path / "cases" / "c" / "data"
+    store.mkdir(parents=True)
+    outside = tmp_path / "outside.pkl"
+    outside.write_bytes(pickle.dumps({"from": "elsewhere"}))
+    os.link(outside, store / "blob.pkl")
+    source = DataSource(
+        "blob", FORMATS["pickle"], store / "blob.pkl", trusted=False, store=store.resolve()
+    )
+    catalog = DataCatalog({"blob": source}, project_root=tmp_path)
+    with pytest.raises(
+        PersistenceError, match=r"refusing to unpickle .*blob\.pkl, which has 2 hard links"
+    ):
+        catalog["blob"]
+
+
+def test_a_value_a_format_cannot_hold_names_the_formats_that_can(tmp_path: Path) -> None:
+    import numpy as np
+
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.formats import FORMATS
+    from datareplay.data.source import DataSource
+    from datareplay.errors import PersistenceError
+
+    source = DataSource("d", FORMATS["csv"], tmp_path / "d.csv")
+    catalog = DataCatalog({"d": source}, project_root=tmp_path)
+    with pytest.raises(PersistenceError) as info:
+        catalog.put("d", np.arange(3), step="S")
+    message = str(info.value)
+    assert message.startswith("data source 'd' has format csv but step 'S' wrote a ndarray;")
+    assert "npy" in message and "json, pickle or memory" not in message

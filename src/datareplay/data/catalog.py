@@ -183,10 +183,13 @@ class DataCatalog:
             )
         if not source.format.accepts(value):
             by = f"step '{step}'" if step else "the caller"
+            from datareplay.data.fidelity import formats_for
+
+            can = ", ".join(formats_for(value)) or "pickle"
             raise PersistenceError(
                 f"data source '{name}' has format {source.format.name} but {by} "
-                f"wrote a {type(value).__name__}; write a pandas DataFrame "
-                "or declare the source with format json, pickle or memory"
+                f"wrote a {type(value).__name__}; declare the source with a format that "
+                f"holds it ({can}, or memory), or write another value"
             )
         self._cache.pop(name, None)
         ref = self.storage.write(source, value) if source.persisted else memory_ref(source, value)

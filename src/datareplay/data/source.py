@@ -65,8 +65,18 @@ class DataSource:
 
 
 def outside(path: Path, roots: Iterable[Path]) -> Path | None:
-    """The resolved ``path`` when it lies outside every one of the resolved ``roots``."""
-    resolved = path.resolve()
+    """The resolved ``path`` when it lies outside every one of the resolved ``roots``.
+
+    Raises UnsafeNameError for a symbolic link loop.
+    """
+    from datareplay.errors import UnsafeNameError
+
+    try:
+        resolved = path.resolve()
+    except RuntimeError:  # Python 3.11 reports a link loop this way
+        raise UnsafeNameError(
+            f"{path} is a symbolic link loop; remove the link or point it at a file"
+        ) from None
     if any(resolved == root or resolved.is_relative_to(root) for root in roots):
         return None
     return resolved

@@ -210,6 +210,12 @@ class LocalStorage:
                 "which is not in the case's own data folder; set trusted: true on the source "
                 "if you know where the file comes from"
             )
+        if source.format.name == "pickle" and not source.trusted and path.stat().st_nlink > 1:
+            raise PersistenceError(
+                f"data source '{source.name}': refusing to unpickle {where}, which has "
+                f"{path.stat().st_nlink} hard links (it may be a file from elsewhere); copy "
+                "it into the case's data folder or set trusted: true on the source"
+            )
         if expect is not None and expect.content_hash is not None:
             found, _ = hash_file(path)
             if found != expect.content_hash:
