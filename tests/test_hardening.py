@@ -217,3 +217,46 @@ def test_a_value_a_format_cannot_hold_names_the_formats_that_can(tmp_path: Path)
     message = str(info.value)
     assert message.startswith("data source 'd' has format csv but step 'S' wrote a ndarray;")
     assert "npy" in message and "json, pickle or memory" not in message
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "feather"])
+def test_nested_and_decimal_arrow_columns_are_refused_not_written_unreadable(
+    tmp_path: Path, fmt: str
+) -> None:
+    from decimal import Decimal
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.formats import FORMATS
+    from datareplay.data.source import DataSource
+    from datareplay.errors import PersistenceError
+
+    source = DataSource("x", FORMATS[fmt], tmp_path / f"x.{fmt}")
+    catalog = DataCatalog({"x": source}, project_root=tmp_path)
+    columns = {
+        "lists": pd.array([[1, 2], None], dtype=pd.ArrowDtype(pa.list_(pa.int64()))),
+        "structs": pd.array([{"a": 1}, None], dtype=pd.ArrowDtype(pa.struct([("a", pa.int64())]))),
+        "money": pd.array([Decimal("1.25"), None], dtype=pd.ArrowDtype(pa.decimal128(10, 2))),
+    }
+    for name, values in columns.items():
+        with pytest.raises(PersistenceError, match=rf"{fmt} cannot keep the .* dtype of '{name}'"):
+            catalog.put("x", pd.DataFrame({name: values}))
+    assert not source.path.exists()
+
+
+def test_csv_refuses_text_with_carriage_returns(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from datareplay.data.catalog import DataCatalog
+    from datareplay.data.formats import FORMATS
+    from datareplay.data.source import DataSource
+    from datareplay.errors import PersistenceError
+
+    source = DataSource("x", FORMATS["csv"], tmp_path / "x.csv")
+    catalog = DataCatalog({"x": source}, project_root=tmp_path)
+    with pytest.raises(PersistenceError, match="csv cannot keep the carriage returns"):
+        catalog.put("x", pd.DataFrame({"t": ["a", "\r", "b\r\nc"]}))
+    catalog.put("x", pd.DataFrame({"t": ["a", "b\nc"]}))  # a newline alone is quoted and kept
+    pd.testing.assert_frame_equal(catalog.storage.read(source), pd.DataFrame({"t": ["a", "b\nc"]}))

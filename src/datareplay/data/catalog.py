@@ -30,7 +30,7 @@ from datareplay.data.formats import describe, memory_bytes
 from datareplay.data.hub import DataHub
 from datareplay.data.source import DataSource
 from datareplay.data.storage import DataRef, LocalStorage, Storage, memory_ref
-from datareplay.data.views import reader_view, snapshot
+from datareplay.data.views import freeze, reader_view, snapshot
 from datareplay.errors import DataAccessError, PersistenceError, describe_exception
 
 WriteHook = Callable[[DataSource, Any, DataRef], None]
@@ -136,7 +136,7 @@ class DataCatalog:
             if name in self.raw and exc.__cause__ is not None:
                 raise PersistenceError(self._unreadable(source, exc.__cause__)) from exc
             raise
-        self._cache[name] = value
+        self._cache[name] = freeze(value)
         self._touched.add(name)
         self._released.discard(name)
         return value

@@ -64,7 +64,14 @@ def _arrow_column_problem(values: Any) -> str | None:
         except jsoncodec.Unrepresentable:
             return f"the categories ({dtype.categories.dtype})"
         return _arrow_column_problem(dtype.categories)
-    if isinstance(dtype, (pd.DatetimeTZDtype, pd.StringDtype, pd.ArrowDtype)):
+    if isinstance(dtype, pd.ArrowDtype):
+        # nested and decimal types are written but do not come back as the same dtype
+        import pyarrow as pa
+
+        kind = dtype.pyarrow_dtype
+        nested = pa.types.is_nested(kind) or pa.types.is_decimal(kind)
+        return f"the {dtype} dtype" if nested else None
+    if isinstance(dtype, (pd.DatetimeTZDtype, pd.StringDtype)):
         return None
     if isinstance(dtype, pd.api.extensions.ExtensionDtype):
         return None if str(dtype) in _MASKED else f"the {dtype} dtype"
@@ -90,6 +97,8 @@ def _csv_text_problem(column: Any) -> str | None:
     present = column.dropna()
     if present.isin(list(_CSV_NA)).any():
         return "the empty or NA-like text in {name}"
+    if present.astype(str).str.contains("\r", regex=False).any():
+        return "the carriage returns in the text of {name}"
     if not len(present):
         return "the text dtype of {name}, which holds only missing values" if len(column) else None
     # the reader turns a column into numbers or booleans only when every value reads as

@@ -42,8 +42,33 @@ def reader_view(value: Any) -> Any:
 
 
 def snapshot(value: Any) -> Any:
-    """The value to cache for a write: later changes to ``value`` never reach it."""
+    """The value to cache for a write: later changes to ``value`` never reach it.
+
+    A frame or Series is copied once (its NumPy buffers too: pandas lets a writer change
+    them in place through ``.array``), and the copy's buffers are made read-only.
+    """
     return _isolate(value, owned=True)
+
+
+def freeze(value: Any) -> Any:
+    """Make the NumPy buffers of a frame or Series read from storage read-only, in place.
+
+    The catalog caches what it read and hands out views of it; read-only buffers stop a
+    reader's write through ``.array`` from reaching the cache. No data is copied.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, pandas.DataFrame | pandas.Series):
+        _freeze_blocks(value)
+    return value
+
+
+def _freeze_blocks(value: Any) -> None:
+    import numpy as np
+
+    for block in getattr(getattr(value, "_mgr", None), "blocks", ()):
+        values = getattr(block, "values", None)
+        if isinstance(values, np.ndarray):
+            values.flags.writeable = False
 
 
 def _isolate(value: Any, *, owned: bool) -> Any:
@@ -84,7 +109,13 @@ def _pandas_view(value: Any, *, owned: bool) -> Any:
     """
     import numpy as np
 
+    if owned:  # the cache's own copy: nothing the writer still holds shares its buffers
+        frozen = value.copy(deep=True)
+        _freeze_blocks(frozen)
+        value = frozen
     view = value.copy(deep=False)
+    if not owned:  # keep the cached value's blocks alive, so pandas copies on a change
+        object.__setattr__(view, "_datareplay_origin", value)
     blocks = list(getattr(getattr(view, "_mgr", None), "blocks", ()))
     origins = list(getattr(getattr(value, "_mgr", None), "blocks", ()))
     if len(origins) != len(blocks):
