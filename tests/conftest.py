@@ -98,6 +98,16 @@ def make_project(root: Path, raw: Path | None, *, source: Path = REPO) -> Path:
     return root
 
 
+def make_mini_project(root: Path, plugins: str) -> Path:
+    """A bare project at ``root``: config/, cases/, run.py and ``plugins`` as modules/steps.py."""
+    (root / "config").mkdir(parents=True)
+    (root / "cases").mkdir()
+    (root / "modules").mkdir()
+    (root / "modules" / "steps.py").write_text(plugins)
+    (root / "run.py").write_text((REPO / "run.py").read_text())
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path, small_raw_data: Path) -> Path:
     """The shipped demo project (``PROJECT_FILES``) with small raw data already generated."""

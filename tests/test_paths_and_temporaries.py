@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, tree_hash
+from conftest import make_mini_project, tree_hash
 from datareplay.data.atomic import (
     TMP_MARKER,
     atomic_target,
@@ -125,13 +125,7 @@ class Evil:
 
 @pytest.fixture
 def mini(tmp_path: Path) -> Path:
-    root = tmp_path / "mini"
-    (root / "config").mkdir(parents=True)
-    (root / "cases").mkdir()
-    (root / "modules").mkdir()
-    (root / "modules" / "steps.py").write_text(PLUGINS)
-    (root / "run.py").write_text((REPO / "run.py").read_text())
-    return root
+    return make_mini_project(tmp_path / "mini", PLUGINS)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import make_mini_project
 from datareplay.errors import CaseLockedError, ConfigError, UnsafeNameError
 from datareplay.project.locking import OutputLock, holding_outputs
 
@@ -64,13 +64,7 @@ pipeline:
 
 @pytest.fixture
 def mini(tmp_path: Path) -> Path:
-    root = tmp_path / "mini"
-    (root / "config").mkdir(parents=True)
-    (root / "cases").mkdir()
-    (root / "modules").mkdir()
-    (root / "modules" / "steps.py").write_text(PLUGINS)
-    (root / "run.py").write_text((REPO / "run.py").read_text())
-    return root
+    return make_mini_project(tmp_path / "mini", PLUGINS)
 
 
 def write_case(
