@@ -100,20 +100,26 @@ class Session:
     def open_case(
         self, case: str, options: CaseOptions = NO_OPTIONS, *, case_file: Path | None = None
     ) -> OpenCase:
-        """Load and check a case without running anything."""
-        config = self.config.load_case(
-            case,
-            case_file=case_file,
-            env=options.env,
-            params_files=options.params_files,
-            overrides=options.overrides,
-        )
-        sources = self.config.data_sources(config)
-        quality_path = self.config.case_data_folder(config) / "quality_results.parquet"
-        hub = DataCatalog(sources, project_root=self.project.root, quality_path=quality_path)
-        plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
-        hub.producers.update({source: step.name for source, step in plan.producers.items()})
-        hub.raw.update(name for name in sources if name not in plan.producers)
+        """Load and check a case without running anything.
+
+        Python's cyclic garbage collector is paused while the configuration and the plan
+        are built: they are thousands of small objects that live for the whole command,
+        and its repeated walks over them made loading grow faster than the pipeline.
+        """
+        with _collector_paused():
+            config = self.config.load_case(
+                case,
+                case_file=case_file,
+                env=options.env,
+                params_files=options.params_files,
+                overrides=options.overrides,
+            )
+            sources = self.config.data_sources(config)
+            quality_path = self.config.case_data_folder(config) / "quality_results.parquet"
+            hub = DataCatalog(sources, project_root=self.project.root, quality_path=quality_path)
+            plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
+            hub.producers.update({source: step.name for source, step in plan.producers.items()})
+            hub.raw.update(name for name in sources if name not in plan.producers)
         return OpenCase(config, hub, plan)
 
     def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
@@ -456,3 +462,17 @@ class Session:
                     f"({exc.strerror or exc}); make it writable or point the case's outputs "
                     "elsewhere (data.case_folder)"
                 ) from exc
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (if it runs), then resume it."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
