@@ -84,19 +84,21 @@ def test_every_read_is_a_view_of_one_cached_frame(root: Path) -> None:
     pd.testing.assert_frame_equal(first, frame())
 
 
-def test_a_written_value_is_copied_once_and_its_readers_share_that_copy(root: Path) -> None:
+def test_a_written_value_is_cached_without_a_copy_and_handed_over(root: Path) -> None:
     hub = hub_of(root, source(root, "t"))
     value = frame()
     hub["t"] = value
     first, second = hub["t"], hub["t"]
     assert first is not value and second is not first
-    # one copy at the write: the writer's frame and the cache share nothing ...
-    assert not np.shares_memory(first["y"].to_numpy(), value["y"].to_numpy())
-    # ... and every reader shares the cached copy, read-only
+    # no copy: the writer's frame, the cache and every reader share one read-only buffer
+    assert np.shares_memory(first["y"].to_numpy(), value["y"].to_numpy())
     assert np.shares_memory(first["y"].to_numpy(), second["y"].to_numpy())
-    value["y"].array[0] = 99.0  # the writer changing its frame after the write
+    with pytest.raises(ValueError, match="read-only"):
+        value["y"].array[0] = 99.0  # the writer changing its frame after the write
     with pytest.raises(ValueError, match="read-only"):
         first["y"].array[0] = 99.0  # a reader writing through the array
+    value.loc[0, "y"] = 99.0  # pandas' own operations copy first
+    first.loc[1, "y"] = 98.0
     assert second["y"].tolist() == frame()["y"].tolist()
 
 

@@ -44,8 +44,10 @@ def reader_view(value: Any) -> Any:
 def snapshot(value: Any) -> Any:
     """The value to cache for a write: later changes to ``value`` never reach it.
 
-    A frame or Series is copied once (its NumPy buffers too: pandas lets a writer change
-    them in place through ``.array``), and the copy's buffers are made read-only.
+    A frame or Series is not copied: its NumPy buffers are made read-only in place (a
+    writer that goes on changing its frame through ``.array`` gets an error instead of
+    changing the cache; pandas' own operations copy first), and its extension-array
+    columns, which pandas lets anyone write through, are copied once.
     """
     return _isolate(value, owned=True)
 
@@ -109,10 +111,8 @@ def _pandas_view(value: Any, *, owned: bool) -> Any:
     """
     import numpy as np
 
-    if owned:  # the cache's own copy: nothing the writer still holds shares its buffers
-        frozen = value.copy(deep=True)
-        _freeze_blocks(frozen)
-        value = frozen
+    if owned:  # the writer hands the value over: its NumPy buffers become read-only
+        _freeze_blocks(value)
     view = value.copy(deep=False)
     if not owned:  # keep the cached value's blocks alive, so pandas copies on a change
         object.__setattr__(view, "_datareplay_origin", value)
