@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +19,7 @@ REPO = BENCH_DIR.parent
 PYTHON = sys.executable
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class BenchError(RuntimeError):
@@ -36,6 +37,10 @@ class Scale:
     chain_lengths: tuple[int, ...]
     chain_reps: int
     chain_reps_large: int
+    cli_chain_lengths: tuple[int, ...]
+    cli_chain_reps: int
+    cli_chain_reps_large: int
+    hash_reps: int
     persist_rows: int
     persist_text_rows: int
     persist_reps: int
@@ -59,6 +64,10 @@ FULL = Scale(
     chain_lengths=(10, 100, 1_000, 10_000),
     chain_reps=6,
     chain_reps_large=6,
+    cli_chain_lengths=(100, 1_000, 10_000),
+    cli_chain_reps=20,
+    cli_chain_reps_large=8,
+    hash_reps=6,
     persist_rows=10_000_000,
     persist_text_rows=500_000,
     persist_reps=12,
@@ -72,13 +81,17 @@ FULL = Scale(
 QUICK = Scale(
     quick=True,
     demo_rows=100_000,
-    demo_reps=2,
+    demo_reps=1,
     cli_reps=5,
     chain_lengths=(10, 100, 1_000),
     chain_reps=2,
     chain_reps_large=2,
+    cli_chain_lengths=(100, 1_000),
+    cli_chain_reps=2,
+    cli_chain_reps_large=1,
+    hash_reps=1,
     persist_rows=200_000,
-    persist_text_rows=50_000,
+    persist_text_rows=20_000,
     persist_reps=3,
     persist_text_reps=3,
     quality_rows=200_000,
@@ -87,6 +100,20 @@ QUICK = Scale(
     quality_ref_rows=10_000,
     quality_drift_rows=20_000,
 )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The engine of an earlier git revision, for side-by-side runs: children started
+    with ``env`` import ``datareplay`` from its snapshot."""
+
+    rev: str
+    subject: str
+    env: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        return f"previous engine ({self.rev})"
 
 
 # -- samples ---------------------------------------------------------------------------
@@ -133,17 +160,23 @@ def ratio(a: Sequence[float], b: Sequence[float]) -> Stat:
     return pairwise(a, b, lambda x, y: x / y)
 
 
+def fastest_ratio(a: Sequence[float], b: Sequence[float]) -> Stat:
+    """``min(a) / min(b)``: the ratio of the fastest runs, which other load on the machine
+    (it only ever adds time) disturbs least."""
+    return Stat.of([min(a) / min(b)])
+
+
 def difference(a: Sequence[float], b: Sequence[float]) -> Stat:
     """Per-repetition differences ``a[i] - b[i]``."""
     return pairwise(a, b, lambda x, y: x - y)
 
 
 def alternate(
-    variants: Mapping[str, Callable[[], T]],
+    variants: Mapping[K, Callable[[], T]],
     reps: int,
     *,
     settle: Callable[[], object] | None = None,
-) -> dict[str, list[T]]:
+) -> dict[K, list[T]]:
     """Run every variant once per repetition, rotating the order between repetitions.
 
     Rotation puts each variant first, second, ... equally often when ``reps`` is a
@@ -154,7 +187,7 @@ def alternate(
     pays for the write-back of data another one left dirty).
     """
     names = list(variants)
-    results: dict[str, list[T]] = {name: [] for name in names}
+    results: dict[K, list[T]] = {name: [] for name in names}
     for rep in range(reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
@@ -245,11 +278,17 @@ class ProcResult:
     seconds: float
     max_rss_bytes: int
     stdout: str
+    cpu_seconds: float = 0.0  # the child's user + system time
+
+
+ENV_DROPPED = ("DATAREPLAY_PROJECT", "PYTHONDONTWRITEBYTECODE")
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for child processes: no inherited project override."""
-    env = {k: v for k, v in os.environ.items() if k != "DATAREPLAY_PROJECT"}
+    """The environment for child processes: no inherited project override, and bytecode
+    cached as a default Python does (an environment that sets PYTHONDONTWRITEBYTECODE
+    would make every child compile the engine's source again)."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_DROPPED}
     env.update(extra or {})
     return env
 
@@ -279,7 +318,12 @@ def run_timed(
     if proc.returncode != 0:
         tail = err_path.read_text(errors="replace")[-2000:]
         raise BenchError(f"{' '.join(map(str, cmd))} exited with {proc.returncode}:\n{tail}")
-    return ProcResult(seconds, usage.ru_maxrss * 1024, out_path.read_text(errors="replace"))
+    return ProcResult(
+        seconds,
+        usage.ru_maxrss * 1024,
+        out_path.read_text(errors="replace"),
+        usage.ru_utime + usage.ru_stime,
+    )
 
 
 def run_launched(
@@ -292,7 +336,9 @@ def run_launched(
     launcher = [PYTHON, BENCH_DIR / "launch.py", result, "--", *cmd]
     outer = run_timed(launcher, cwd=cwd, log=log, env=env)
     measured = json.loads(result.read_text(encoding="utf-8"))
-    return ProcResult(measured["seconds"], measured["max_rss_bytes"], outer.stdout)
+    return ProcResult(
+        measured["seconds"], measured["max_rss_bytes"], outer.stdout, measured["cpu_seconds"]
+    )
 
 
 def run_quiet(cmd: Sequence[str | Path], *, cwd: Path, timeout: float = 600) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from benchlib import (
     NOT_MEASURED,
     PYTHON,
+    Baseline,
     Figure,
     Row,
     Scale,
@@ -30,6 +31,7 @@ from benchlib import (
 KEDRO_VERSION = "1.7.0"
 KEDRO_ENV = {"KEDRO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}
 START_TARGET_MS = 100.0
+NO_SLOWER = 1.05
 KEDRO_TARGET = 5.0
 WARMUP = 2
 
@@ -106,13 +108,16 @@ def find_kedro(venv: Path, *, install: bool) -> Kedro:
     return Kedro(exe, version, f"kedro {version} from the venv `{venv}`, telemetry off")
 
 
-def measure(scale: Scale, project: Path, work: Path, kedro: Kedro) -> Figure:
-    """Time the three commands, alternating, from a folder that is no kedro project."""
+def measure(
+    scale: Scale, project: Path, work: Path, kedro: Kedro, baseline: Baseline | None = None
+) -> Figure:
+    """Time the commands, alternating, from a folder that is no kedro project."""
     figure = Figure(
         "CLI start",
         "Wall time of a fresh process, measured from the parent (fork/exec included for "
         "all alike): `python run.py --help` (this project), `python -c pass` (the "
-        "interpreter alone) and `kedro --help`, alternating in rotated order after "
+        "interpreter alone), `kedro --help` and, where an earlier engine is given, "
+        "`python run.py --help` with that engine, alternating in rotated order after "
         f"{WARMUP} untimed warm-up rounds; ratios are per round.",
     )
     logs = work / "cli-logs"
@@ -122,12 +127,17 @@ def measure(scale: Scale, project: Path, work: Path, kedro: Kedro) -> Figure:
         "pass": [PYTHON, "-c", "pass"],
         "import": [PYTHON, "-c", "import datareplay"],
     }
+    envs = {name: clean_env(KEDRO_ENV) for name in commands}
+    if baseline is not None:
+        commands["previous"] = commands["run.py"]
+        envs["previous"] = {**baseline.env, **KEDRO_ENV}
     if kedro.exe is not None:
         commands["kedro"] = [kedro.exe, "--help"]
-    env = clean_env(KEDRO_ENV)
+        envs["kedro"] = clean_env(KEDRO_ENV)
 
     def runner(name: str) -> float:
-        return run_timed(commands[name], cwd=logs, log=logs / f"{name}.out", env=env).seconds
+        log = logs / f"{name}.out"
+        return run_timed(commands[name], cwd=logs, log=log, env=envs[name]).seconds
 
     variants = {name: (lambda n=name: runner(n)) for name in commands}
     say(f"CLI start: {WARMUP} warm-up and {scale.cli_reps} timed rounds of {', '.join(commands)}")
@@ -159,9 +169,33 @@ def measure(scale: Scale, project: Path, work: Path, kedro: Kedro) -> Figure:
             notes="the plugin API package alone; `run.py --help` imports it too",
         ),
     ]
+    figure.rows += _baseline_rows(ms, baseline)
     figure.rows += _kedro_rows(ms, kedro)
     figure.notes.append(f"{scale.cli_reps} rounds. {kedro.note}.")
     return figure
+
+
+def _baseline_rows(ms: dict[str, list[float]], baseline: Baseline | None) -> list[Row]:
+    if baseline is None or "previous" not in ms:
+        return []
+    slower = ratio(ms["run.py"], ms["previous"])
+    return [
+        Row(
+            f"`python run.py --help`, {baseline.label}",
+            Stat.of(ms["previous"]),
+            "ms",
+            notes=f"the same project and command; {baseline.subject[:80]}",
+        ),
+        Row(
+            f"`run.py --help`: this engine ÷ {baseline.label}",
+            slower,
+            "×",
+            f"≤ {NO_SLOWER}× (no slower)",
+            judge(slower, lambda v: v <= NO_SLOWER),
+            "per round; 1.0 = the same start-up time",
+            headline=True,
+        ),
+    ]
 
 
 def _kedro_rows(ms: dict[str, list[float]], kedro: Kedro) -> list[Row]:

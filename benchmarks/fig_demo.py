@@ -7,7 +7,9 @@ Four programs run alternately as fresh processes on the same raw data:
   from the demo: the steps that run the project's own plugins (``modules/``), every data
   source's format and path spelled out, no data-quality checks;
 * ``plain``: ``plain_demo.py`` running that same derived case with no framework;
-* ``plain+fsync``: the same with the engine's fsyncs.
+* ``plain+fsync``: the same with the engine's fsyncs;
+* ``previous``: the shipped demo again with an earlier engine (``--baseline``), when one
+  is given.
 
 engine ÷ plain is the framework's cost; demo ÷ engine is what the data-quality steps
 and checks of the shipped demo add. Each child's own peak RSS comes from ``os.wait4`` in
@@ -29,6 +31,7 @@ import yaml
 from benchlib import (
     BENCH_DIR,
     PYTHON,
+    Baseline,
     Figure,
     ProcResult,
     Row,
@@ -36,6 +39,7 @@ from benchlib import (
     Stat,
     alternate,
     difference,
+    fastest_ratio,
     judge,
     megabytes,
     ratio,
@@ -44,6 +48,7 @@ from benchlib import (
 )
 
 OVERHEAD_TARGET = 1.05
+NO_SLOWER = 1.05
 MEMORY_TARGET = 1.5
 FLOOR_IMPORTS = "import numpy, pandas, pyarrow, pyarrow.parquet, pyarrow.feather"
 PLAIN_CASE = "bench_plain"
@@ -134,9 +139,14 @@ class DemoRuns:
     rows: int
     case: DerivedCase
     same_outputs: str
+    baseline: Baseline | None = None
+    warmup: bool = True
 
     def seconds(self, name: str) -> list[float]:
         return [r.seconds for r in self.results[name]]
+
+    def cpu(self, name: str) -> list[float]:
+        return [r.cpu_seconds for r in self.results[name]]
 
     def rss_mb(self, name: str) -> list[float]:
         return [r.max_rss_bytes / 1e6 for r in self.results[name]]
@@ -163,37 +173,72 @@ def _commands(project: Path, work: Path, case: DerivedCase) -> dict[str, list[st
     }
 
 
-def run_demo(scale: Scale, project: Path, work: Path) -> DemoRuns:
-    """One warm-up run of each variant, then ``scale.demo_reps`` alternated rounds."""
+def run_demo(scale: Scale, project: Path, work: Path, baseline: Baseline | None = None) -> DemoRuns:
+    """One warm-up run of each variant (not in quick mode, a smoke test), then
+    ``scale.demo_reps`` alternated rounds."""
     logs = work / "demo-logs"
     logs.mkdir()
     case = derive_plain_case(project)
     commands = _commands(project, work, case)
+    envs: dict[str, dict[str, str] | None] = dict.fromkeys(commands)
+    if baseline is not None:
+        commands["previous"] = commands["demo"]
+        envs["previous"] = baseline.env
 
     def variant(name: str) -> Callable[[], ProcResult]:
         slug = name.replace("+", "-")
-        return lambda: run_launched(commands[name], cwd=project, log=logs / f"{slug}.out")
+        log = logs / f"{slug}.out"
+        return lambda: run_launched(commands[name], cwd=project, log=log, env=envs[name])
 
     variants = {name: variant(name) for name in commands}
-    say(f"demo at {scale.demo_rows:,} rows: warm-up run of {', '.join(commands)}")
-    alternate(variants, 1, settle=os.sync)
-    same = _compare_outputs(project / "cases" / PLAIN_CASE / "data", work / "plain-out")
-    say(f"demo: {scale.demo_reps} alternated rounds")
+    if not scale.quick:
+        say(f"demo at {scale.demo_rows:,} rows: warm-up run of {', '.join(commands)}")
+        alternate(variants, 1, settle=os.sync)
+    say(f"demo at {scale.demo_rows:,} rows: {scale.demo_reps} alternated rounds")
     results = alternate(variants, scale.demo_reps, settle=os.sync)
-    return DemoRuns(results, scale.demo_rows, case, same)
+    same = _compare_outputs(project / "cases" / PLAIN_CASE / "data", work / "plain-out")
+    return DemoRuns(results, scale.demo_rows, case, same, baseline, warmup=not scale.quick)
 
 
 def _compare_outputs(engine: Path, plain: Path) -> str:
-    """Proof that the baseline does the same work: its outputs equal the engine's."""
+    """Proof that the baseline does the same work: its outputs equal the engine's, byte
+    for byte or, where the engine's file carries more (its fidelity metadata, its JSON
+    codec), as the values each side's own reader loads back."""
     names = sorted(p.name for p in plain.iterdir() if p.is_file())
-    differ = [
-        n
-        for n in names
-        if not (engine / n).is_file() or (engine / n).read_bytes() != (plain / n).read_bytes()
-    ]
-    if differ or not names:
+    missing = [n for n in names if not (engine / n).is_file()]
+    if missing or not names:
+        return f"WARNING: the engine wrote none of the plain script's {missing or 'outputs'}"
+    same_bytes = [n for n in names if (engine / n).read_bytes() == (plain / n).read_bytes()]
+    other = [n for n in names if n not in same_bytes]
+    differ = [n for n in other if not _same_value(engine / n, plain / n)]
+    if differ:
         return f"WARNING: the plain script's outputs differ from the engine's: {differ}"
-    return f"the plain script's {len(names)} output files are byte-identical to the engine's"
+    text = f"the plain script's {len(names)} output files equal the engine's"
+    if not other:
+        return text + ", byte for byte"
+    return (
+        f"{text}: {len(same_bytes)} byte for byte, {len(other)} ({', '.join(other)}) as the "
+        "values read back (the engine's files also carry its fidelity metadata)"
+    )
+
+
+def _same_value(engine_file: Path, plain_file: Path) -> bool:
+    import pandas as pd
+    import plain_demo
+
+    from datareplay.data.formats import FORMATS
+
+    fmt = SUFFIXES.get(engine_file.suffix, "")
+    if fmt not in FORMATS:
+        return False
+    ours, theirs = FORMATS[fmt].read(engine_file), plain_demo.read(fmt, plain_file)
+    if isinstance(ours, pd.DataFrame) and isinstance(theirs, pd.DataFrame):
+        try:
+            pd.testing.assert_frame_equal(ours, theirs)
+        except AssertionError:
+            return False
+        return True
+    return bool(ours == theirs)
 
 
 def overhead_figure(runs: DemoRuns) -> Figure:
@@ -216,6 +261,7 @@ def overhead_figure(runs: DemoRuns) -> Figure:
     )
     figure.rows += [
         Row("shipped demo: `run.py pipeline --case demo`", Stat.of(demo), "s"),
+        *_baseline_rows(runs, demo),
         Row(f"engine: `run.py pipeline --case {PLAIN_CASE}`", Stat.of(engine), "s"),
         Row("plain script", Stat.of(plain), "s"),
         Row("plain script + fsync", Stat.of(durable), "s"),
@@ -227,6 +273,19 @@ def overhead_figure(runs: DemoRuns) -> Figure:
             judge(overhead, lambda v: v <= OVERHEAD_TARGET),
             "the issue's figure: same plugins, same files",
             headline=True,
+        ),
+        Row(
+            "engine ÷ plain script, fastest runs",
+            fastest_ratio(engine, plain),
+            "×",
+            notes="fastest run of each: what other load on the machine disturbs least",
+        ),
+        Row(
+            "engine ÷ plain script, CPU time",
+            ratio(runs.cpu("engine"), runs.cpu("plain")),
+            "×",
+            notes="user + system time of each child (all its threads), which other load on "
+            "the machine hardly changes",
         ),
         Row(
             "engine ÷ (plain script + fsync)",
@@ -250,13 +309,51 @@ def overhead_figure(runs: DemoRuns) -> Figure:
         ),
     ]
     case = runs.case
+    if runs.baseline is not None:
+        figure.notes.append(
+            f"The {runs.baseline.label} is src/datareplay of {runs.baseline.rev} "
+            f"({runs.baseline.subject[:80]}), run on the same project copy and data."
+        )
     figure.notes += [
-        f"{len(engine)} rounds after one warm-up round; {runs.same_outputs}.",
+        f"{len(engine)} rounds"
+        + (" after one warm-up round" if runs.warmup else "")
+        + f"; {runs.same_outputs}.",
         f"`{PLAIN_CASE}` keeps {', '.join(case.kept)}; it leaves out "
         f"{', '.join(case.dropped) or 'nothing'} (built-in plugins, which need the engine's "
         f"hub) and {case.checks_removed} check(s) declared on data sources.",
     ]
     return figure
+
+
+def _baseline_rows(runs: DemoRuns, demo: list[float]) -> list[Row]:
+    if runs.baseline is None:
+        return []
+    previous = runs.seconds("previous")
+    slower = ratio(demo, previous)
+    return [
+        Row(f"shipped demo, {runs.baseline.label}", Stat.of(previous), "s"),
+        Row(
+            f"shipped demo: this engine ÷ {runs.baseline.label}",
+            slower,
+            "×",
+            f"≤ {NO_SLOWER}× (no slower)",
+            judge(slower, lambda v: v <= NO_SLOWER),
+            "per round; the same project, data and command",
+            headline=True,
+        ),
+        Row(
+            f"shipped demo: this engine ÷ {runs.baseline.label}, fastest runs",
+            fastest_ratio(demo, previous),
+            "×",
+            notes="fastest run of each",
+        ),
+        Row(
+            f"shipped demo: this engine ÷ {runs.baseline.label}, CPU time",
+            ratio(runs.cpu("demo"), runs.cpu("previous")),
+            "×",
+            notes="user + system time of each child (all its threads)",
+        ),
+    ]
 
 
 # -- memory ----------------------------------------------------------------------------
@@ -380,6 +477,15 @@ def memory_figure(runs: DemoRuns, project: Path, work: Path) -> Figure:
             notes="the same plugins and files, with and without the framework",
         ),
     ]
+    if runs.baseline is not None:
+        figure.rows.append(
+            Row(
+                f"shipped demo peak RSS: this engine ÷ {runs.baseline.label}",
+                ratio(demo_rss, runs.rss_mb("previous")),
+                "×",
+                notes=f"{runs.baseline.label}: {Stat.of(runs.rss_mb('previous')).median:,.0f} MB",
+            )
+        )
     alive = ", ".join(f"{n} {megabytes(s)}" for n, s in peak.alive.items())
     by_size = sorted(sizes.items(), key=lambda item: -item[1])
     figure.notes += [

@@ -1,4 +1,4 @@
-"""Run one command; write its wall time and its own peak RSS to a JSON file.
+"""Run one command; write its wall time, CPU time and own peak RSS to a JSON file.
 
 Usage: ``python benchmarks/launch.py RESULT.json -- COMMAND [ARG ...]``
 
@@ -7,6 +7,8 @@ Why a separate, small parent: Linux carries a process's memory high-water mark a
 the benchmark process (which holds the loaded datasets) would therefore report at least
 the benchmark's own peak RSS. This launcher stays a few MB, so the ``ru_maxrss`` that
 ``os.wait4`` returns for its child is the child's. stdout and stderr are inherited.
+The CPU time (user + system) is the child's own too; unlike the wall time it does not
+count the moments other processes on the machine had the CPU.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - started
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     with open(result, "w", encoding="utf-8") as fh:
-        json.dump({"seconds": seconds, "max_rss_bytes": usage.ru_maxrss * 1024, "code": code}, fh)
+        json.dump(
+            {
+                "seconds": seconds,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "max_rss_bytes": usage.ru_maxrss * 1024,
+                "code": code,
+            },
+            fh,
+        )
     return code
 
 

@@ -4,7 +4,7 @@ This is the baseline of the engine-overhead figure. It reads a case.yaml that na
 every data source's format and path explicitly (the benchmark writes one, derived from
 the demo case, with the project's own plugins only), imports the plugin classes from
 ``<project>/modules``, and runs the steps in order on plain dicts: an input is read on
-first use with the call the format uses (as the DataHub loads lazily), every output is
+first use with the call the format uses (as the data catalog loads lazily), every output is
 written the moment the plugin sets it with the exact calls of ``datareplay.data.formats``
 (parquet zstd, feather lz4, csv, json orient=table, pickle), and data no later step
 reads is dropped, as the engine does. No validation, no plan, no checks, no atomic

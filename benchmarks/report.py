@@ -117,12 +117,15 @@ def render(
         "",
         "```bash",
         'pip install -e ".[bench]"',
-        "python benchmarks/run.py            # full: a few minutes, writes benchmarks/RESULTS.md",
+        "python benchmarks/run.py            # full: ~15 min, writes benchmarks/RESULTS.md",
         "python benchmarks/run.py --quick    # small scale, < 1 min: benchmarks/.work/quick/",
         "```",
         "",
         "Everything runs on a throwaway copy of the project under `benchmarks/.work/` "
-        "(git-ignored); kedro is installed there in its own venv on the first full run.",
+        "(git-ignored); kedro is installed there in its own venv on the first full run. "
+        "`--baseline REV` names the earlier engine that the CLI-start and demo figures run "
+        "side by side (`--baseline none` skips it). Other work on the same machine shows "
+        "up as noise: the load average is recorded per figure.",
         "",
         *_summary(figures),
     ]

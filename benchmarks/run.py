@@ -4,8 +4,8 @@
     python benchmarks/run.py --quick     # small scale, < 1 min -> .work/quick/RESULTS.md
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
-persistence and memory, data-quality checks (issue 7), plus a profile of the demo run
-written next to the results.
+persistence and memory, data-quality checks (issue 7), content hashing (issue "Engine
+core"), plus a profile of the demo run written next to the results.
 Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import fig_cli
 import fig_demo
+import fig_hash
 import fig_persistence
 import fig_quality
 import fig_steps
@@ -32,6 +34,7 @@ from benchlib import (
     FULL,
     PYTHON,
     QUICK,
+    Baseline,
     BenchError,
     Figure,
     Row,
@@ -41,7 +44,11 @@ from benchlib import (
 )
 from report import Profile, render
 
-FIGURES = ("cli", "demo", "steps", "persistence", "quality")
+# The engine the side-by-side figures compare with: the last revision before the issue
+# "Engine core" (StepSpec/execute, run events, DataCatalog + DataHub, content hashing,
+# gc.freeze). Move it forward when a later round of engine work is to be judged.
+DEFAULT_BASELINE = "591bd97"
+FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing")
 EXCERPT_LINES = 60
 
 
@@ -71,6 +78,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-kedro", action="store_true", help="skip the kedro comparison")
     parser.add_argument(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        metavar="REV",
+        help="git revision of the engine to compare with side by side (CLI start, demo); "
+        f"default {DEFAULT_BASELINE} (before the issue 'Engine core'); 'auto' = the parent "
+        "of the last commit that changed src/datareplay; 'none' skips",
+    )
+    parser.add_argument(
         "--only", default=",".join(FIGURES), help=f"comma-separated subset of {', '.join(FIGURES)}"
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway project")
@@ -95,12 +110,30 @@ class Bench:
         args.work.mkdir(parents=True, exist_ok=True)
         self.work = Path(tempfile.mkdtemp(prefix=f"{self.scale.mode}-", dir=args.work))
         self.engine = workspace.snapshot_engine(self.work / "engine")
+        self.baseline, self.baseline_note = self._baseline(args.baseline)
         self.project = workspace.make_project(self.work / "project")
         self.figures: list[Figure] = []
         self.profiles: list[Profile] = []
         self.notes: list[str] = []
         self.failed = False
+        self.demo_rows = 0
         self.load_start = _load()
+
+    def _baseline(self, wanted: str) -> tuple[Baseline | None, str]:
+        """The previous engine's snapshot, or None and why not."""
+        if wanted == "none":
+            return None, "no comparison with an earlier engine: --baseline none"
+        rev = workspace.previous_revision() if wanted == "auto" else wanted
+        if not rev:
+            return None, "no comparison with an earlier engine: git could not name one"
+        dest = self.work / "baseline-engine"
+        try:
+            short, subject = workspace.snapshot_revision(rev, dest)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            return None, f"no comparison with the engine of {rev}: {str(exc)[:300]}"
+        say(f"previous engine for side-by-side runs: {short} ({subject[:60]})")
+        baseline = Baseline(short, subject, workspace.engine_env(dest))
+        return baseline, f"src/datareplay of {short} ({subject}), extracted at the start ({dest})"
 
     def figure(self, title: str, build: Callable[[], list[Figure]]) -> None:
         """Measure one or more figures; a failure becomes a row instead of a crash."""
@@ -128,18 +161,25 @@ class Bench:
             kedro = fig_cli.Kedro(None, "", "skipped: --no-kedro")
         else:
             kedro = fig_cli.find_kedro(self.args.kedro_venv, install=not self.scale.quick)
-        return [fig_cli.measure(self.scale, self.project, self.work, kedro)]
+        return [fig_cli.measure(self.scale, self.project, self.work, kedro, self.baseline)]
+
+    def demo_data(self) -> int:
+        """Generate the demo recording once per benchmark run; return its row count."""
+        rows = self.scale.demo_rows
+        if self.demo_rows != rows:
+            say(f"generating the demo recording at {rows:,} rows")
+            seconds = workspace.generate_raw(self.project, rows)
+            self.notes.append(
+                f"Demo recording: {rows:,} wheel-speed rows (seed {workspace.SEED}), "
+                f"{workspace.raw_bytes(self.project) / 1e6:,.0f} MB of parquet, generated "
+                f"once in {seconds:.1f} s by scripts/generation.py."
+            )
+            self.demo_rows = rows
+        return rows
 
     def demo(self) -> list[Figure]:
-        rows = self.scale.demo_rows
-        say(f"generating the demo recording at {rows:,} rows")
-        seconds = workspace.generate_raw(self.project, rows)
-        self.notes.append(
-            f"Demo recording: {rows:,} wheel-speed rows (seed {workspace.SEED}), "
-            f"{workspace.raw_bytes(self.project) / 1e6:,.0f} MB of parquet, generated once "
-            f"in {seconds:.1f} s by scripts/generation.py."
-        )
-        runs = fig_demo.run_demo(self.scale, self.project, self.work)
+        rows = self.demo_data()
+        runs = fig_demo.run_demo(self.scale, self.project, self.work, self.baseline)
         figures = [
             fig_demo.overhead_figure(runs),
             fig_demo.memory_figure(runs, self.project, self.work),
@@ -198,6 +238,10 @@ class Bench:
     def quality(self) -> list[Figure]:
         return [fig_quality.measure(self.scale)]
 
+    def hashing(self) -> list[Figure]:
+        self.demo_data()
+        return [fig_hash.figure(fig_hash.run_hashing(self.scale, self.project, self.work))]
+
     def run(self) -> int:
         started = time.perf_counter()
         chosen = self.args.only.split(",")
@@ -207,6 +251,7 @@ class Bench:
             "steps": "Per-step overhead",
             "persistence": "Persistence",
             "quality": "Data-quality checks",
+            "hashing": "Content hashing",
         }
         for name in FIGURES:
             if name in chosen:
@@ -220,6 +265,7 @@ class Bench:
                     "engine measured",
                     f"snapshot of src/datareplay taken at the start ({self.engine})",
                 ),
+                ("engine compared with", self.baseline_note),
                 ("load average 1/5/15 min, start → end", f"{self.load_start} → {_load()}"),
             ],
             figures=self.figures,
@@ -247,6 +293,7 @@ def _figure_order(figure: Figure) -> int:
         "Persistence",
         "Memory",
         "Data-quality checks",
+        "Content hashing",
     ]
     return order.index(figure.title) if figure.title in order else len(order)
 

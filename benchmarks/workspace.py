@@ -7,18 +7,23 @@ is generated there once per benchmark run.
 
 from __future__ import annotations
 
+import compileall
+import io
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from importlib import metadata
 from pathlib import Path
 
-from benchlib import PYTHON, REPO, run_quiet, timed
+from benchlib import PYTHON, REPO, clean_env, run_quiet, timed
 
 PROJECT_PARTS = ("config", "templates", "modules", "scripts", "run.py")
+ENGINE = "src/datareplay"
+_INHERITED_PATH = list(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
 LIBRARIES = ("datareplay", "pandas", "pyarrow", "numpy", "click", "pydantic", "PyYAML")
 SEED = 42
 
@@ -35,6 +40,7 @@ def make_project(dest: Path) -> Path:
             shutil.copy2(source, dest / part)
     (dest / "cases" / "demo").mkdir(parents=True)
     shutil.copy2(REPO / "cases" / "demo" / "case.yaml", dest / "cases" / "demo" / "case.yaml")
+    compileall.compile_dir(dest, quiet=1)
     return dest
 
 
@@ -51,15 +57,92 @@ def snapshot_engine(dest: Path) -> str:
         dest / "datareplay",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    compileall.compile_dir(dest, quiet=1)
     if any(name == "datareplay" or name.startswith("datareplay.") for name in sys.modules):
         raise RuntimeError("datareplay was imported before the snapshot was put on sys.path")
     sys.path.insert(0, str(dest))
-    paths = [str(dest), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    found = run_quiet([PYTHON, "-c", "import datareplay; print(datareplay.__file__)"], cwd=dest)
-    if not Path(found.strip()).is_relative_to(dest):
-        raise RuntimeError(f"children import datareplay from {found.strip()}, not {dest}")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(dest), *_INHERITED_PATH])
+    _check_import(dest, clean_env())
     return revision
+
+
+def engine_env(engine: Path) -> dict[str, str]:
+    """The child environment that imports ``datareplay`` from ``engine`` instead."""
+    return clean_env({"PYTHONPATH": os.pathsep.join([str(engine), *_INHERITED_PATH])})
+
+
+def _check_import(engine: Path, env: dict[str, str]) -> None:
+    found = subprocess.run(
+        [PYTHON, "-c", "import datareplay; print(datareplay.__file__)"],
+        cwd=engine,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout.strip()
+    if not found or not Path(found).is_relative_to(engine):
+        raise RuntimeError(f"children import datareplay from {found or '?'}, not {engine}")
+
+
+def previous_revision() -> str:
+    """The engine before its latest commit: the parent of the last commit that changed
+    src/datareplay ("" when git cannot tell)."""
+    try:
+        last = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", ENGINE],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        return _short(f"{last}^") if last else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _short(rev: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
+
+
+def snapshot_revision(rev: str, dest: Path) -> tuple[str, str]:
+    """Extract src/datareplay of git revision ``rev`` to ``dest/datareplay`` (compiled);
+    return the short revision and its subject line."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, ENGINE],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    dest.mkdir(parents=True)
+    prefix = ENGINE.rsplit("/", 1)[0] + "/"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        members = []
+        for member in tar.getmembers():
+            if member.name.startswith(prefix):
+                member.name = member.name[len(prefix) :]
+                members.append(member)
+        tar.extractall(dest, members=members, filter="data")
+    compileall.compile_dir(dest, quiet=1)
+    _check_import(dest, engine_env(dest))
+    subject = subprocess.run(
+        ["git", "log", "-1", "--format=%s", rev],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
+    return _short(rev), subject
 
 
 def generate_raw(project: Path, rows: int) -> float:
@@ -148,6 +231,7 @@ def machine(work: Path) -> list[tuple[str, str]]:
         ("memory", _memory()),
         ("OS", platform.platform()),
         ("work folder file system", _filesystem(work)),
+        ("scheduling priority of the benchmark", f"nice {os.nice(0)}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         *((name, _version(name)) for name in LIBRARIES),
         ("git revision", _git_revision()),
