@@ -19,6 +19,11 @@ sides go through this same launcher, so they import and start alike. The counts 
 ``--stats`` as JSON when the command has finished. Without ``--hash`` the engine's
 ``hash_file`` is left alone.
 
+``--fidelity off`` switches off what keeps a step's reads exactly what was written:
+the formats' "can this format hold the value exactly" check (``fidelity.check``) and
+the catalog's per-reader views, write snapshots and read-only buffers (``views``); the
+values then pass through unchanged. It measures what those guards cost a run.
+
 ``--gc off`` disables Python's cyclic garbage collector for the whole process before
 the engine is imported: a diagnostic for how much of a cost is the collector's.
 """
@@ -62,11 +67,24 @@ def _patch_hash_file(stats: dict[str, Any], *, on: bool) -> None:
     storage.hash_file = counted if on else skipped
 
 
+def _skip_fidelity_guards() -> None:
+    """Replace the fidelity check and the catalog's views by pass-throughs."""
+    import datareplay.data.catalog as catalog
+    import datareplay.data.fidelity as fidelity
+
+    def unchanged(value: Any) -> Any:
+        return value
+
+    fidelity.check = lambda fmt, value: None
+    catalog.reader_view = catalog.snapshot = catalog.freeze = unchanged
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--hash", choices=("on", "off", "keep"), default="keep")
     parser.add_argument("--gc", choices=("on", "off"), default="on")
+    parser.add_argument("--fidelity", choices=("on", "off"), default="on")
     parser.add_argument("--stats", type=Path)
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
@@ -78,6 +96,8 @@ def main(argv: list[str]) -> int:
     stats = {"hash": ns.hash, "calls": 0, "bytes": 0, "seconds": 0.0}
     if ns.hash != "keep":
         _patch_hash_file(stats, on=ns.hash == "on")
+    if ns.fidelity == "off":
+        _skip_fidelity_guards()
 
     from datareplay.cli.main import main as cli_main
 

@@ -202,6 +202,10 @@ def _filesystem(path: Path) -> str:
     return f"{best[1]} on {best[2]} (mounted at {best[0]})" if best[0] else "unknown"
 
 
+# what a full run writes into benchmarks/ itself (the results and the committed profiles)
+OUTPUTS = ("RESULTS.md", "profile.txt", "profile-steps.txt")
+
+
 def _git_revision() -> str:
     try:
         rev = subprocess.run(
@@ -212,8 +216,13 @@ def _git_revision() -> str:
             check=True,
             timeout=10,
         ).stdout.strip()
+        # the files a run writes itself do not make the measured tree dirty
+        own = [f":!benchmarks/{name}" for name in OUTPUTS]
         dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--"], cwd=REPO, timeout=30, check=False
+            ["git", "diff", "--quiet", "HEAD", "--", ".", *own],
+            cwd=REPO,
+            timeout=30,
+            check=False,
         ).returncode
     except (OSError, subprocess.SubprocessError):
         return "unknown"

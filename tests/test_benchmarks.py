@@ -37,6 +37,8 @@ ROWS = (
     "drift(speed_mps), ks",
     "range: evaluate() ÷ bare pandas",
     "allowed_values: evaluate() ÷ bare pandas",
+    "hashing on ÷ hashing off",
+    "fidelity guards on ÷ off",
 )
 
 

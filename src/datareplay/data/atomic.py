@@ -151,14 +151,6 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create_temporary(target: Path) -> tuple[Path, int]:
     """Create a fresh, empty temporary beside ``target``; return it and a locked fd to it.
 

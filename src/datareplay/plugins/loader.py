@@ -52,10 +52,6 @@ class PluginRef:
     fingerprint: str
     package: str | None = None
 
-    @property
-    def qualname(self) -> str:
-        return f"{self.module}:{self.name}"
-
 
 def folder_package(folder: Path, *, root: Path) -> str:
     """The package name of plugin folder ``folder`` in the project at ``root``.
