@@ -224,6 +224,37 @@ def judge(stat: Stat, ok: Callable[[float], bool]) -> str:
     return text
 
 
+def ratio_rows(
+    label: str,
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    cpu: tuple[Sequence[float], Sequence[float]],
+    limit: float,
+    target: str,
+    notes: str,
+) -> list[Row]:
+    """A judged headline ratio ``a ÷ b`` per round, then the same for the fastest runs
+    and for CPU time (``cpu``: the children's user + system time of each side), which
+    other load on the machine disturbs less than wall time."""
+    cost = ratio(a, b)
+    return [
+        Row(label, cost, "×", target, judge(cost, lambda v: v <= limit), notes, headline=True),
+        Row(
+            f"{label}, fastest runs",
+            fastest_ratio(a, b),
+            "×",
+            notes="fastest run of each side: what other load on the machine disturbs least",
+        ),
+        Row(
+            f"{label}, CPU time",
+            ratio(*cpu),
+            "×",
+            notes="user + system time of each child (all its threads)",
+        ),
+    ]
+
+
 @dataclass
 class Row:
     """One line of a figure's table."""

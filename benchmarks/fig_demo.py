@@ -39,10 +39,10 @@ from benchlib import (
     Stat,
     alternate,
     difference,
-    fastest_ratio,
     judge,
     megabytes,
     ratio,
+    ratio_rows,
     run_launched,
     say,
 )
@@ -245,7 +245,6 @@ def overhead_figure(runs: DemoRuns) -> Figure:
     demo, engine, plain, durable = (
         runs.seconds(n) for n in ("demo", "engine", "plain", "plain+fsync")
     )
-    overhead = ratio(engine, plain)
     figure = Figure(
         "Engine overhead",
         f"The demo at {runs.rows:,} wheel-speed rows, each run a fresh process timed from "
@@ -265,27 +264,14 @@ def overhead_figure(runs: DemoRuns) -> Figure:
         Row(f"engine: `run.py pipeline --case {PLAIN_CASE}`", Stat.of(engine), "s"),
         Row("plain script", Stat.of(plain), "s"),
         Row("plain script + fsync", Stat.of(durable), "s"),
-        Row(
+        *ratio_rows(
             "engine ÷ plain script",
-            overhead,
-            "×",
-            f"≤ {OVERHEAD_TARGET}×",
-            judge(overhead, lambda v: v <= OVERHEAD_TARGET),
-            "the issue's figure: same plugins, same files",
-            headline=True,
-        ),
-        Row(
-            "engine ÷ plain script, fastest runs",
-            fastest_ratio(engine, plain),
-            "×",
-            notes="fastest run of each: what other load on the machine disturbs least",
-        ),
-        Row(
-            "engine ÷ plain script, CPU time",
-            ratio(runs.cpu("engine"), runs.cpu("plain")),
-            "×",
-            notes="user + system time of each child (all its threads), which other load on "
-            "the machine hardly changes",
+            engine,
+            plain,
+            cpu=(runs.cpu("engine"), runs.cpu("plain")),
+            limit=OVERHEAD_TARGET,
+            target=f"≤ {OVERHEAD_TARGET}×",
+            notes="the issue's figure: same plugins, same files",
         ),
         Row(
             "engine ÷ (plain script + fsync)",
@@ -329,29 +315,16 @@ def _baseline_rows(runs: DemoRuns, demo: list[float]) -> list[Row]:
     if runs.baseline is None:
         return []
     previous = runs.seconds("previous")
-    slower = ratio(demo, previous)
     return [
         Row(f"shipped demo, {runs.baseline.label}", Stat.of(previous), "s"),
-        Row(
+        *ratio_rows(
             f"shipped demo: this engine ÷ {runs.baseline.label}",
-            slower,
-            "×",
-            f"≤ {NO_SLOWER}× (no slower)",
-            judge(slower, lambda v: v <= NO_SLOWER),
-            "per round; the same project, data and command",
-            headline=True,
-        ),
-        Row(
-            f"shipped demo: this engine ÷ {runs.baseline.label}, fastest runs",
-            fastest_ratio(demo, previous),
-            "×",
-            notes="fastest run of each",
-        ),
-        Row(
-            f"shipped demo: this engine ÷ {runs.baseline.label}, CPU time",
-            ratio(runs.cpu("demo"), runs.cpu("previous")),
-            "×",
-            notes="user + system time of each child (all its threads)",
+            demo,
+            previous,
+            cpu=(runs.cpu("demo"), runs.cpu("previous")),
+            limit=NO_SLOWER,
+            target=f"≤ {NO_SLOWER}× (no slower)",
+            notes="per round; the same project, data and command",
         ),
     ]
 
