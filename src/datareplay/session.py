@@ -147,7 +147,7 @@ class Session:
         recordings = RawRecordings(folder, project_root=self.project.root)
         inputs = [
             path
-            for name in self._external_reads(opened, steps)
+            for name in opened.plan.external_reads(steps)
             if (path := opened.hub.sources[name].path) is not None
             and recordings.recording_of(path) is not None
         ]
@@ -192,17 +192,6 @@ class Session:
         if state.absent:
             return f"generated for case '{opened.config.name}', whose recording was absent"
         return "repaired after an interrupted generation"
-
-    @staticmethod
-    def _external_reads(opened: OpenCase, steps: Sequence[Step] | None) -> list[str]:
-        """Sources ``steps`` (default: all) read that no step of the plan produces."""
-        plan = opened.plan
-        names: dict[str, None] = {}
-        for step in plan.steps if steps is None else steps:
-            for source in step.reads.values():
-                if source not in plan.producers:
-                    names[source] = None
-        return list(names)
 
     def _refuse_partial(
         self, opened: OpenCase, partial: list[tuple[Path, Path]], can_generate: bool

@@ -10,7 +10,7 @@ no cycle. Steps run in the order of the list unless the data flow requires other
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
@@ -57,8 +57,12 @@ class Plan:
     @property
     def external_inputs(self) -> list[str]:
         """Sources read by some step and produced by none: they must already exist."""
+        return self.external_reads()
+
+    def external_reads(self, steps: Sequence[Step] | None = None) -> list[str]:
+        """Sources ``steps`` (default: all) read that no step of the plan produces."""
         needed: dict[str, None] = {}
-        for step in self.steps:
+        for step in self.steps if steps is None else steps:
             for source in step.reads.values():
                 if source not in self.producers:
                     needed[source] = None
