@@ -260,3 +260,21 @@ def test_csv_refuses_text_with_carriage_returns(tmp_path: Path) -> None:
         catalog.put("x", pd.DataFrame({"t": ["a", "\r", "b\r\nc"]}))
     catalog.put("x", pd.DataFrame({"t": ["a", "b\nc"]}))  # a newline alone is quoted and kept
     pd.testing.assert_frame_equal(catalog.storage.read(source), pd.DataFrame({"t": ["a", "b\nc"]}))
+
+
+def test_a_reader_closing_the_pipe_early_gets_no_error_line(project: Path) -> None:
+    # stdout is a pipe whose reader is already gone, as after `... | head -1`
+    code = (
+        "import os, signal, sys\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_IGN)\n"  # as Python itself sets it
+        "read, write = os.pipe()\n"
+        "os.close(read)\n"
+        "os.dup2(write, 1)\n"
+        "from datareplay.cli.main import main\n"
+        "sys.exit(main(['plugins'], prog_name='python run.py'))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stderr == ""
+    assert proc.returncode == 1

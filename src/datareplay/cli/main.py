@@ -395,6 +395,13 @@ def _run(args: list[str], prog_name: str, holder: list[click.Context]) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else ExitCode.RUN_FAILED
+    except BrokenPipeError:  # the reader of stdout went away (`... | head`): say nothing
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more can reach that pipe
+        os.close(devnull)
+        return ExitCode.RUN_FAILED
     except OSError as exc:  # a file operation outside the engine's own error handling
         traceback_if_debug()
         error = os_error(exc, _file_operation(exc))
