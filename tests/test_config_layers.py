@@ -198,7 +198,9 @@ def test_set_values_are_typed_the_yaml_way(root: Path) -> None:
 
 def test_set_empty_value_is_null_and_checked(root: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"^--set description: description: .*string \(got None\)$"
+        ConfigError,
+        match=r"^--set description: description: .*string \(got None\) \(written as nothing\); "
+        r"to keep it as text, quote it: --set 'description=\"\"'$",
     ):
         load(root, overrides=["description="])
 

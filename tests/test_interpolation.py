@@ -248,3 +248,16 @@ def test_error_location_uses_where() -> None:
     with pytest.raises(ConfigError, match=r"^origin-of-x\.y: x\.y: unknown reference"):
         interpolate({"x": {"y": "${nope}"}}, builtins={}, where=recording_where, environ={})
     assert seen == ["x.y"]
+
+
+def test_numbers_inside_text_appear_as_written() -> None:
+    data = {"vars": {"fw": 2.1, "on": True, "none": None, "alias": "${vars.fw}"}, "p": ""}
+    data["p"] = "fw_${vars.fw}/${vars.on}/${vars.none}/${vars.alias}"
+    texts = {("vars", "fw"): "2.10", ("vars", "on"): "TRUE", ("vars", "none"): "~"}
+    result = interpolate(data, builtins=BUILTINS, where=where, environ={}, texts=texts)
+    assert result["p"] == "fw_2.10/TRUE/~/2.10"
+    assert result["vars"]["alias"] == 2.1  # a whole reference keeps the value's type
+
+
+def test_without_written_text_numbers_inside_text_use_python_spelling() -> None:
+    assert run({"a": 2.5, "b": "x${a}"})["b"] == "x2.5"

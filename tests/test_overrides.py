@@ -80,9 +80,15 @@ def test_parse_bad_yaml_value_names_the_key() -> None:
         Override.parse("a.b=[1, 2")
 
 
-def test_parse_refuses_python_tags() -> None:
+def test_parse_keeps_python_tags_as_plain_text() -> None:
+    # a tag is never read from --set: the value is text, exactly as written
+    text = "!!python/object/apply:os.system [ls]"
+    assert Override.parse(f"a.b={text}").value == text
+
+
+def test_parse_refuses_python_tags_inside_a_list() -> None:
     with pytest.raises(ConfigError, match=r"tag '!!python/object/apply:os.system' is not allowed"):
-        Override.parse("a.b=!!python/object/apply:os.system [ls]")
+        Override.parse("a.b=[!!python/object/apply:os.system [ls]]")
 
 
 # -- resolve_path --------------------------------------------------------------------------

@@ -151,6 +151,14 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def quote_value(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, shortened past ``limit`` characters so an error stays one short line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 def describe_exception(exc: BaseException) -> str:
     """One-line description of a foreign exception: its type and first message line."""
     text = str(exc).strip().splitlines()

@@ -106,7 +106,45 @@ def case_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(decorated)
 
 
-@click.group(context_settings=CONTEXT)
+def _global_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Store ``--project``/``--debug`` given after the command name in the group's state."""
+    state = ctx.find_object(_State)
+    if state is None or value is None or value is False:
+        return
+    if param.name == "project":
+        state.project_option = value
+    else:
+        state.debug = True
+
+
+class _Group(click.Group):
+    """A group whose options ``--project`` and ``--debug`` also work after the command name.
+
+    ``datareplay --project p pipeline --case c`` and ``datareplay pipeline --case c
+    --project p`` mean the same; given in both places, the one after the command wins.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params += [
+            click.Option(
+                ["--project"],
+                metavar="DIR",
+                expose_value=False,
+                callback=_global_option,
+                help="Project folder (as before the command name).",
+            ),
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_global_option,
+                help="Show tracebacks and debug logging.",
+            ),
+        ]
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="datareplay")
 @click.option(
     "--project",

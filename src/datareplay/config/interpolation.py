@@ -1,7 +1,8 @@
 """``${...}`` references in configuration values, resolved after all layers are merged.
 
 - ``${data.raw_root}`` or ``${vars.drive}``: another key of the merged config. A value that
-  is exactly one reference keeps the referenced type; inside text it is formatted as text.
+  is exactly one reference keeps the referenced type; inside text a number, boolean or
+  null appears as it was written (``firmware: 2.10`` gives ``fw_2.10``, not ``fw_2.1``).
 - ``${case.name}``, ``${case.folder}``, ``${project.root}``: built-in variables.
 - ``${env:NAME}``: an environment variable, only in this explicit form. Its use is logged
   by name (never its value), and an unset variable is an error. Every key path whose
@@ -37,13 +38,17 @@ def interpolate(
     where: Callable[[KeyPath], str],
     environ: Mapping[str, str] | None = None,
     env: EnvValues | None = None,
+    texts: Mapping[KeyPath, str] | None = None,
 ) -> dict[str, Any]:
     """Return ``data`` with every reference resolved; the input is not modified.
 
     ``env`` receives the key paths that took values from environment variables (and the
     values), as they are read, so a later error can still keep them out of its message.
+    ``texts`` holds the written text of numbers, booleans and nulls by key path
+    (``MergedConfig.texts``); a reference inside text uses it.
     """
     resolver = _Resolver(data, builtins, where, os.environ if environ is None else environ)
+    resolver.texts = texts or {}
     if env is not None:
         resolver.env = env
     result = resolver.value(data, ())
@@ -67,6 +72,7 @@ class _Resolver:
         self.env_used: set[str] = set()
         self.env = EnvValues()
         self.env_stack: list[set[str]] = []  # variables behind each text being resolved
+        self.texts: Mapping[KeyPath, str] = {}
 
     def value(self, value: Any, path: KeyPath) -> Any:
         if isinstance(value, dict):
@@ -94,14 +100,18 @@ class _Resolver:
             return self.reference(whole.group(1).strip(), path)
 
         def substitute(match: re.Match[str]) -> str:
-            resolved = self.reference(match.group(1).strip(), path)
+            name = match.group(1).strip()
+            resolved = self.reference(name, path)
             if isinstance(resolved, (dict, list)):
                 raise self.fail(
                     path,
                     f"'${{{match.group(1)}}}' is a {type(resolved).__name__} "
                     "and cannot be part of a text",
                 )
-            return str(resolved)
+            if isinstance(resolved, str):
+                return resolved
+            written = self.written(name, path)
+            return str(resolved) if written is None else written
 
         if "${" in _REF.sub("", protected):
             raise self.fail(path, f"unclosed or empty reference in {text!r}")
@@ -129,6 +139,20 @@ class _Resolver:
             return self.value(self.get(target), target)
         finally:
             self.active.pop()
+
+    def written(self, name: str, path: KeyPath) -> str | None:
+        """The text the value behind reference ``name`` was written as, following
+        whole-value references (``a: ${b}``, ``b: 2.10``); None if unknown."""
+        while not name.startswith("env:") and name not in self.builtins:
+            target = self.lookup(name, path)
+            if target in self.texts:
+                return self.texts[target]
+            raw = self.get(target)
+            whole = _REF.fullmatch(raw) if isinstance(raw, str) else None
+            if whole is None:
+                return None
+            name, path = whole.group(1).strip(), target
+        return None
 
     def lookup(self, name: str, path: KeyPath) -> KeyPath:
         node: Any = self.data

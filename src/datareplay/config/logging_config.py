@@ -33,6 +33,7 @@ from datareplay.errors import ConfigError, describe_exception, did_you_mean
 LOG_DIRS_VARIABLE = "DATAREPLAY_LOG_DIRS"
 
 _FILE_OPTIONS = ("filename", "mode", "encoding", "delay", "errors")
+_FLAGS = ("incremental", "disable_existing_loggers", "propagate", "delay", "utc")
 HANDLERS: dict[str, tuple[str, ...]] = {  # class -> the keyword arguments it takes
     "logging.StreamHandler": ("stream",),
     "logging.FileHandler": _FILE_OPTIONS,
@@ -227,6 +228,12 @@ class _Checker:
 
     def keys(self, path: KeyPath, settings: Mapping[str, Any], known: tuple[str, ...]) -> None:
         for key in settings:
+            if key in _FLAGS and not isinstance(settings[key], bool):
+                raise self.fail(
+                    (*path, key),
+                    f"must be true or false, got {settings[key]!r} (only true and false are "
+                    "booleans in YAML 1.2; yes/no/on/off are text)",
+                )
             if key not in known:
                 where = format_path(path) or "the top level"
                 raise self.fail(

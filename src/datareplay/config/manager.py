@@ -22,7 +22,7 @@ from datareplay.config.merged import MergedConfig
 from datareplay.config.overrides import Override, resolve_path
 from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
 from datareplay.config.secrets import Secrets, install_filter
-from datareplay.errors import ConfigError, UnknownNameError, did_you_mean
+from datareplay.errors import ConfigError, UnknownNameError, did_you_mean, quote_value
 from datareplay.project.names import check_location, check_name, contained_path
 from datareplay.project.paths import Project
 
@@ -122,7 +122,7 @@ class ConfigManager:
             path = resolve_path(
                 merged.data, override.key, add=override.add, known=_known, origin="--set"
             )
-            merged.set(path, override.value, origin=f"--set {override.key}")
+            merged.set(path, override.value, origin=f"--set {override.key}", texts=override.texts)
         if overrides:
             override_sources.add("--set")
         builtins = {
@@ -132,7 +132,11 @@ class ConfigManager:
         }
         try:
             merged.data = interpolate(
-                merged.data, builtins=builtins, where=merged.origin, env=merged.env
+                merged.data,
+                builtins=builtins,
+                where=merged.origin,
+                env=merged.env,
+                texts=merged.texts,
             )
         finally:  # known before any error can quote one of them
             self.secrets.add(merged.env.values)
@@ -180,7 +184,7 @@ class ConfigManager:
         if not isinstance(doc.data, dict):
             raise ConfigError(f"{doc.source}: a params file must be a mapping of keys")
         nested = {k: v for k, v in doc.data.items() if "." not in k}
-        merged.apply(YamlDocument(nested, doc.source, doc.lines))
+        merged.apply(YamlDocument(nested, doc.source, doc.lines, doc.texts))
         for key, value in doc.data.items():
             if "." not in key:
                 continue
@@ -188,7 +192,8 @@ class ConfigManager:
             dotted = key.removeprefix("+")
             where = doc.where((key,))
             path = resolve_path(merged.data, dotted, add=add, known=_known, origin=where)
-            merged.set(path, value, origin=where)
+            texts = {sub[1:]: text for sub, text in doc.texts.items() if sub[0] == key}
+            merged.set(path, value, origin=where, texts=texts)
 
     def validate(self, merged: MergedConfig) -> Settings:
         """Validate merged data; the first problem becomes a ConfigError naming file and key."""
@@ -380,16 +385,10 @@ def _explain(exc: Any, merged: MergedConfig) -> str:
     hidden = merged.shown(value, loc)
     if isinstance(value, str) and value and hidden != value:  # a validator quoted it
         message = message.replace(repr(value), str(hidden)).replace(value, str(hidden))
-    shown = "" if isinstance(value, Mapping) else f" (got {_quote(hidden)})"
+    shown = "" if isinstance(value, Mapping) else f" (got {quote_value(hidden)})"
+    if error["type"] == "string_type":
+        shown += merged.quote_hint(loc)
     return f"{where}: {key}: {message}{shown}"
-
-
-def _quote(value: Any, limit: int = 120) -> str:
-    """``repr(value)``, shortened when it is long (an error stays readable on one line)."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 def _check_project_only(merged: MergedConfig, key: KeyPath, count: int) -> None:

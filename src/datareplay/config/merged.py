@@ -3,12 +3,13 @@
 Layers are merged by one rule: mappings merge key by key, recursively; everything else
 (lists, strings, numbers, booleans, null) replaces the lower layer's value. Each leaf keeps
 its origin -- ``file:line`` for a YAML layer, ``--set`` for a command-line override --
-and ``env`` knows which values came from environment variables, to show them redacted.
+and, for numbers, booleans and nulls, the text it was written as (``2.10``); ``env`` knows
+which values came from environment variables, to show them redacted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class MergedConfig:
     origins: dict[KeyPath, str] = field(default_factory=dict)
     key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
     env: EnvValues = field(default_factory=EnvValues)  # values from ${env:NAME}, by key path
+    texts: dict[KeyPath, str] = field(default_factory=dict)  # leaves' text as written
 
     def apply(self, doc: YamlDocument) -> None:
         """Merge one layer over this config (mappings merge, anything else replaces)."""
@@ -49,11 +51,22 @@ class MergedConfig:
             return merged
         if base is not None:  # only a value that existed can leave origins behind
             self._forget(path)
-        self._record(over, path, doc.where)
+        self._record(over, path, doc.where, doc.texts.get)
         return over
 
-    def set(self, path: KeyPath, value: Any, *, origin: str) -> None:
-        """Set one value (an override); missing mappings on the way are created."""
+    def set(
+        self,
+        path: KeyPath,
+        value: Any,
+        *,
+        origin: str,
+        texts: Mapping[KeyPath, str] | None = None,
+    ) -> None:
+        """Set one value (an override); missing mappings on the way are created.
+
+        ``texts`` gives the written text of the leaves of ``value``, keyed by their path
+        below ``value`` (``()`` for a scalar value), as ``YamlDocument.texts`` does.
+        """
         node: Any = self.data
         for part in path[:-1]:
             node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
@@ -62,7 +75,9 @@ class MergedConfig:
         node[path[-1]] = value
         self.key_origins[path] = origin
         self._forget(path)
-        self._record(value, path, lambda _: origin)
+        written = texts or {}
+        depth = len(path)
+        self._record(value, path, lambda _: origin, lambda leaf: written.get(leaf[depth:]))
 
     def _forget(self, path: KeyPath) -> None:
         """Drop what a replaced value left: its leaves and the keys below it."""
@@ -71,19 +86,55 @@ class MergedConfig:
             del self.origins[key]
         for key in [k for k in self.key_origins if len(k) > n and k[:n] == path]:
             del self.key_origins[key]
+        for key in [k for k in self.texts if k[:n] == path]:
+            del self.texts[key]
 
-    def _record(self, value: Any, path: KeyPath, where: Callable[[KeyPath], str]) -> None:
-        """Remember where every leaf and every inner key or list item of ``value`` came from."""
+    def _record(
+        self,
+        value: Any,
+        path: KeyPath,
+        where: Callable[[KeyPath], str],
+        written: Callable[[KeyPath], str | None],
+    ) -> None:
+        """Remember where every leaf and inner key or list item of ``value`` came from.
+
+        ``written(path)`` is the text a leaf was written as, or None (text values).
+        """
         if isinstance(value, dict) and value:
             for key, item in value.items():
                 self.key_origins[(*path, key)] = where((*path, key))
-                self._record(item, (*path, key), where)
+                self._record(item, (*path, key), where, written)
         elif isinstance(value, list) and value:
             for index, item in enumerate(value):
                 self.key_origins[(*path, index)] = where((*path, index))
-                self._record(item, (*path, index), where)
+                self._record(item, (*path, index), where, written)
         else:
             self.origins[path] = where(path)
+            text = written(path)
+            if text is not None:
+                self.texts[path] = text
+
+    def written(self, path: KeyPath) -> str | None:
+        """The text the number, boolean or null at ``path`` was written as, else None."""
+        return self.texts.get(tuple(path))
+
+    def quote_hint(self, path: KeyPath) -> str:
+        """`` (written 2.10); quote it: ...`` for a value read as a number, boolean or null.
+
+        Empty when ``path`` holds text. The fix names the layer the value came from: a
+        ``--set`` override gets the quoted command-line form, a file the quoted YAML.
+        """
+        text = self.written(path)
+        if text is None:
+            return ""
+        origin = self.origin(path)
+        quoted = f'"{text}"'  # numbers, booleans and nulls hold no quotes or backslashes
+        if origin.startswith("--set"):
+            key = origin.removeprefix("--set").strip() or format_path(path)
+            fix = f"--set '{key}={quoted}'"
+        else:
+            fix = f"{path[-1]}: {quoted}" if path and isinstance(path[-1], str) else quoted
+        return f" (written {text or 'as nothing'}); to keep it as text, quote it: {fix}"
 
     def origin(self, path: Iterable[str | int]) -> str:
         """Where the value at ``path`` (or its closest recorded parent/child) came from."""

@@ -2,20 +2,27 @@
 
 Keys are dotted paths. In a mapping a segment names a key (a key that itself contains
 dots is matched as a whole); in a list it is an index or, in ``pipeline``, a step name
-(the step's ``name``, else its plugin). Values are typed the YAML way: ``0.8`` is a
-float, ``[a, b]`` a list, ``true`` a boolean, ``"0.8"`` a string. A key that does not exist
-is an error with the closest keys suggested, unless the path starts with ``+``
-(``--set +vars.run_label=test``), which creates it.
+(the step's ``name``, else its plugin). A key that does not exist is an error with the
+closest keys suggested, unless the path starts with ``+`` (``--set +vars.run_label=test``),
+which creates it.
+
+The value is everything after the first ``=``, typed by YAML 1.2 rules but never cut
+short: ``0.8`` is a float, ``true`` a boolean, ``null`` (or nothing) None, ``[a, b]`` a
+list, ``{k: v}`` a mapping, ``"0.8"`` or ``'0.8'`` text. Anything else is text exactly as
+written -- ``run #3 wet road``, ``@night``, ``a: b`` -- since a ``#`` or a leading ``@``
+must not silently drop or break part of a value. A value that starts like a quoted string,
+a list or a mapping must be one whole (``[1, 2`` or ``[1, 2] # note`` is refused with a
+hint to quote it).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from datareplay.config.safe_yaml import KeyPath, format_path, parse_yaml
+from datareplay.config.safe_yaml import KeyPath, format_path, parse_yaml, plain_scalar
 from datareplay.errors import ConfigError, did_you_mean
 
 
@@ -27,6 +34,7 @@ class Override:
     value: Any
     add: bool
     origin: str
+    texts: dict[KeyPath, str] = field(default_factory=dict)  # as in YamlDocument.texts
 
     @classmethod
     def parse(cls, text: str, *, origin: str = "--set") -> Override:
@@ -44,8 +52,24 @@ class Override:
                 f"{origin} {key}: the value is not valid UTF-8 text (invalid byte at "
                 f"position {exc.start}); write it as UTF-8"
             ) from None
-        value = parse_yaml(encoded, source=f"{origin} {key}").data
-        return cls(key=key, value=value, add=add, origin=origin)
+        if not raw.strip().startswith(_STRUCTURED):
+            value = plain_scalar(raw)
+            texts: dict[KeyPath, str] = {} if isinstance(value, str) else {(): raw.strip()}
+            return cls(key=key, value=value, add=add, origin=origin, texts=texts)
+        try:
+            doc = parse_yaml(encoded, source=f"{origin} {key}", whole=True)
+        except ConfigError as exc:
+            kind = _STRUCTURED_KINDS[raw.strip()[0]]
+            raise ConfigError(
+                f"{exc}; the value starts like {kind} but is not one whole value: finish "
+                f"it, or to pass the text as it is, put it in quotes inside the shell "
+                f"quotes: {origin} '{key}=\"...\"'"
+            ) from None
+        return cls(key=key, value=doc.data, add=add, origin=origin, texts=doc.texts)
+
+
+_STRUCTURED_KINDS = {"[": "a list", "{": "a mapping", '"': "a quoted text", "'": "a quoted text"}
+_STRUCTURED = tuple(_STRUCTURED_KINDS)
 
 
 def resolve_path(

@@ -13,20 +13,27 @@ Integers are capped in length (a 5000-digit number, or a sexagesimal one that ta
 minutes to compute, is a configuration error), and control characters are refused with
 the line and column where they are.
 
-``load_yaml`` returns the data and, for every key path, the line it was written on.
+Values are typed by the YAML 1.2 core schema, not PyYAML's YAML 1.1 default: only
+``true``/``false`` (any case style) are booleans, so ``NO``, ``yes`` and ``off`` stay text;
+``17:45`` and ``2024-05-01`` stay text (no sexagesimal numbers, no timestamps); ``1e-5``
+is a float; ``0o17`` is octal and ``0x1F`` hexadecimal, while ``017`` is decimal 17;
+``1_000`` is text. ``load_yaml`` returns the data, the line every key path was written on
+and the text of every number, boolean and null as written (``2.10`` for the float 2.1).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from datareplay.errors import ConfigError, describe_exception
+from datareplay.errors import ConfigError
 
 MAX_BYTES = 8 * 1024 * 1024  # a 10,000-step pipeline is about 1 MiB
 MAX_NODES = 100_000  # values an alias may expand to (a plain file is capped by its size)
@@ -49,18 +56,94 @@ _MERGE = "tag:yaml.org,2002:merge"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """The safe loader with YAML 1.2 core-schema tag resolution (plus ``<<`` merge keys)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {}
+
+
+# YAML 1.2.2, section 10.3.2 (core schema), in order of precedence for a first character
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    (_MERGE, r"<<", "<"),
+)
+for _tag_name, _pattern, _first in _CORE_RESOLVERS:
+    _Loader.add_implicit_resolver(_tag_name, re.compile(f"^(?:{_pattern})$"), list(_first))
+
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+_IMPLICIT = [(tag, re.compile(pattern)) for tag, pattern, _ in _CORE_RESOLVERS[:4]]
+
+
+def plain_scalar(text: str) -> Any:
+    """``text`` typed as a plain (unquoted) YAML 1.2 core-schema scalar, whole.
+
+    ``3`` is an int, ``2.10`` a float, ``true`` a boolean, ``null`` or nothing None; any
+    other text is returned unchanged -- including what YAML would read as a comment,
+    an anchor or a tag (``run #3``, ``@night``, ``!x``) -- and never half-parsed.
+    """
+    stripped = text.strip()
+    for tag, pattern in _IMPLICIT:
+        if pattern.fullmatch(stripped):
+            return core_scalar(tag, stripped)
+    return text
+
+
+def core_scalar(tag: str, text: str) -> Any:
+    """The value of a scalar of ``tag`` written as ``text``, by the YAML 1.2 core schema.
+
+    Raises ValueError when ``text`` is not a valid value of ``tag`` (an explicit
+    ``!!int abc``, or ``!!bool yes``, which is text in YAML 1.2).
+    """
+    if tag == "tag:yaml.org,2002:str":
+        return text
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{text!r} is not a boolean (only true or false)")
+        return text.lower() == "true"
+    if tag == "tag:yaml.org,2002:int":
+        if not _INT.fullmatch(text):
+            raise ValueError(f"{text!r} is not an integer")
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)
+    special = _SPECIAL_FLOATS.get(text.lower())
+    if special is not None:
+        return special
+    if not _FLOAT.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    return float(text)
 
 
 @dataclass
 class YamlDocument:
-    """Loaded YAML data with the line of every key path (1-based)."""
+    """Loaded YAML data with the line of every key path (1-based).
+
+    ``texts`` holds, for every number, boolean and null, the text it was written as
+    (``2.10``, ``0x1F``, ``TRUE``, ``~``), so that interpolation and error messages can
+    use what the author wrote rather than Python's spelling of the value.
+    """
 
     data: Any
     source: str
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    texts: dict[KeyPath, str] = field(default_factory=dict)  # numbers, booleans, nulls
 
     def where(self, path: KeyPath) -> str:
         """``file:line`` of ``path`` (or of its closest parent that has a line)."""
@@ -151,8 +234,12 @@ def _too_large(source: str, size: int, limit: int) -> ConfigError:
     )
 
 
-def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
-    """Parse YAML bytes; see ``load_yaml``."""
+def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
+    """Parse YAML bytes; see ``load_yaml``.
+
+    With ``whole``, text after the value (a ``# comment``, a second value) is an error
+    instead of being ignored: a one-line value must mean all of what was written.
+    """
     if len(raw) > MAX_BYTES:
         raise _too_large(source, len(raw), MAX_BYTES)
     try:
@@ -180,6 +267,9 @@ def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
     doc = YamlDocument(data=None, source=source)
     if node is None:
         return doc
+    if whole and node.end_mark.index < len(text.rstrip()):
+        rest = _one_line(text[node.end_mark.index :])
+        raise ConfigError(f"{source}: text after the value would be ignored: {rest!r}")
     builder = _Builder(doc, loader)
     doc.data = builder.build(node, ())
     return doc
@@ -237,6 +327,7 @@ class _Builder:
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in self.active:
                 raise self._fail(node, "recursive aliases: an alias refers to its own value")
+            self.doc.texts.pop(path, None)
             self.active.add(id(node))
             try:
                 return self._collection(node, path)
@@ -258,11 +349,14 @@ class _Builder:
                 f"{MAX_NUMBER_CHARS:,}); write it in quotes to keep it as text",
             )
         try:
-            return self.loader.construct_object(node, deep=True)
-        except (ValueError, OverflowError, TypeError) as exc:
-            raise self._fail(
-                node, f"{key}: cannot read the value: {describe_exception(exc)}"
-            ) from exc
+            value = core_scalar(str(node.tag), node.value)
+        except ValueError as exc:
+            raise self._fail(node, f"{key}: cannot read the value: {exc}") from exc
+        if isinstance(value, str):
+            self.doc.texts.pop(path, None)
+        else:
+            self.doc.texts[path] = node.value
+        return value
 
     def _collection(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -280,6 +374,7 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
+        merged_texts: dict[KeyPath, str] = {}
         explicit_lines: dict[KeyPath, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
@@ -287,17 +382,17 @@ class _Builder:
                     value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 )
                 for source in sources:
-                    value = self.build(source, path)
+                    outer, self.doc.texts = self.doc.texts, {}
+                    try:
+                        value = self.build(source, path)
+                    finally:
+                        texts, self.doc.texts = self.doc.texts, outer
                     if not isinstance(value, dict):
                         raise self._fail(source, "'<<' merges only mappings")
-                    merged = {**value, **merged}
+                    merged = {**value, **merged}  # the first source named wins
+                    merged_texts = {**texts, **merged_texts}
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self._fail(key_node, "mapping keys must be plain strings or numbers")
-            key = self.build(key_node, path)
-            if isinstance(key, (bool, float)) or key is None:
-                raise self._fail(key_node, f"key {key!r} must be a string")
-            key = str(key)
+            key = self._key(key_node, path)
             if key in result:
                 first = self.doc.lines.get((*path, key), "?")
                 raise self._fail(
@@ -308,7 +403,34 @@ class _Builder:
             line = key_node.start_mark.line + 1
             self.doc.lines[(*path, key)] = explicit_lines[(*path, key)] = line
             result[key] = self.build(value_node, (*path, key))
-        for key, value in merged.items():
-            result.setdefault(key, value)
+        inherited = [key for key in merged if key not in result]
+        for key in inherited:
+            result[key] = merged[key]
+        if inherited:
+            depth = len(path)
+            self.doc.texts.update(
+                (where, text)
+                for where, text in merged_texts.items()
+                if len(where) > depth and where[depth] in inherited
+            )
         self.doc.lines.update(explicit_lines)  # a later '<<' must not move explicit keys
         return result
+
+    def _key(self, node: yaml.Node, path: KeyPath) -> str:
+        """A mapping key as text: a number key keeps its spelling (``0x10``, ``017``)."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise self._fail(node, "mapping keys must be plain strings or numbers")
+        if node.tag not in _PLAIN:
+            raise self._fail(node, f"tag '{_tag(node)}' is not allowed in configuration")
+        try:
+            value = core_scalar(str(node.tag), node.value)
+        except ValueError as exc:
+            raise self._fail(node, f"key {node.value!r}: {exc}") from exc
+        if isinstance(value, (bool, float)) or value is None:
+            shown = node.value or "(empty)"
+            raise self._fail(
+                node,
+                f"key {shown} is read as {'null' if value is None else type(value).__name__}; "
+                f'a key must be a string: write it in quotes ("{node.value}":)',
+            )
+        return str(node.value) if isinstance(value, int) else str(value)

@@ -9,6 +9,7 @@ no cycle. Steps run in the order of the list unless the data flow requires other
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -151,6 +152,7 @@ def build_plan(
                 spec.params,
                 where=label,
                 origin_of=_param_origin(config, index),
+                quote_hint_of=functools.partial(_quote_hint, config, index),
             )
         except ConfigError as exc:  # keep going: every param problem is reported at once
             param_problems.append(str(exc))
@@ -186,6 +188,11 @@ def build_plan(
                 )
             producers[source] = step
     return Plan(case=case, steps=_order(steps, producers), producers=producers)
+
+
+def _quote_hint(config: CaseConfig, index: int, name: str) -> str:
+    """How to write param ``name`` of step ``index`` as text (``MergedConfig.quote_hint``)."""
+    return config.merged.quote_hint(("pipeline", index, "params", name))
 
 
 def _param_origin(config: CaseConfig, index: int) -> Callable[[str], str]:

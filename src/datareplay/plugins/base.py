@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
-from datareplay.errors import ConfigError, PluginDefinitionError, did_you_mean
+from datareplay.errors import ConfigError, PluginDefinitionError, did_you_mean, quote_value
 
 if TYPE_CHECKING:
     from datareplay.data.hub import DataHub
@@ -91,8 +91,12 @@ class Param:
             return self
         return instance.__dict__["_param_values"][self.name]
 
-    def coerce(self, value: Any, *, where: str) -> Any:
-        """Return ``value`` checked against the declared type (ints widen to float)."""
+    def coerce(self, value: Any, *, where: str, quote_hint: str = "") -> Any:
+        """Return ``value`` checked against the declared type (ints widen to float).
+
+        ``quote_hint`` (``MergedConfig.quote_hint``) is added to the error when text was
+        expected and the value was read as a number, boolean or null.
+        """
         expected = self.type
         if expected is None:
             return value
@@ -108,9 +112,10 @@ class Param:
             expected in (int, float) and isinstance(value, bool)
         )
         if not ok:
+            hint = quote_hint if expected is str else ""
             raise ConfigError(
                 f"{where}: param '{self.name}' must be {self.type_name}, got "
-                f"{type(value).__name__} {value!r}"
+                f"{type(value).__name__} {quote_value(value)}{hint}"
             )
         if self.choices is not None and value not in self.choices:
             options = ", ".join(repr(c) for c in self.choices)
@@ -156,11 +161,13 @@ class BasePlugin:
         *,
         where: str,
         origin_of: Callable[[str], str] | None = None,
+        quote_hint_of: Callable[[str], str] | None = None,
     ) -> dict[str, Any]:
         """Merge ``given`` over the declared defaults, checking names and types.
 
         Every problem is reported at once: the ConfigError holds one line per problem.
-        ``origin_of(name)`` says where a given value came from (default: ``where``).
+        ``origin_of(name)`` says where a given value came from (default: ``where``);
+        ``quote_hint_of(name)`` how to write it as text (see ``Param.coerce``).
         """
         problems: list[str] = []
         known = ", ".join(cls.params) or "none"
@@ -175,7 +182,11 @@ class BasePlugin:
         for name, spec in cls.params.items():
             try:
                 if name in given:
-                    values[name] = spec.coerce(copy.deepcopy(given[name]), where=origin_of(name))
+                    values[name] = spec.coerce(
+                        copy.deepcopy(given[name]),
+                        where=origin_of(name),
+                        quote_hint=quote_hint_of(name) if quote_hint_of else "",
+                    )
                 elif spec.required:
                     raise ConfigError(
                         f"{where}: plugin {cls.__name__} needs param '{name}' "
