@@ -347,8 +347,7 @@ def test_set_unknown_key_names_the_suggestion(root: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"^--set pipline\.Scale\.params\.factor: no key 'pipline' in the top level; "
-        r"did you mean 'pipeline'\? \(to add a new key, write \+pipline\.Scale\.params\.factor"
-        r"=\.\.\.\)$",
+        r"did you mean 'pipeline'\?$",
     ):
         load(root, overrides=["pipline.Scale.params.factor=3"])
 

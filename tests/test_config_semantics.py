@@ -141,10 +141,10 @@ def test_set_values_are_typed_but_never_cut_short(written: str, expected: Any) -
 @pytest.mark.parametrize(
     ("written", "kind", "problem"),
     [
-        ("[1, 2", "a list", "YAML syntax error"),
+        ("[1, 2", "a list", "did not find expected ',' or ']'"),
         ("[1, 2] # note", "a list", "text after the value would be ignored: '# note'"),
-        ("{a: 1} extra", "a mapping", "YAML syntax error"),
-        ('"abc', "a quoted text", "YAML syntax error"),
+        ("{a: 1} extra", "a mapping", "did not find expected <document start>"),
+        ('"abc', "a quoted text", "found unexpected end of stream"),
         ('"abc" # c', "a quoted text", "text after the value would be ignored"),
     ],
 )
@@ -154,15 +154,16 @@ def test_set_values_that_start_structured_must_be_whole(
     with pytest.raises(ConfigError) as info:
         Override.parse(f"vars.x={written}")
     message = str(info.value)
-    assert message.startswith("--set vars.x")
+    assert message.startswith("--set vars.x: ")
     assert problem in message
     assert f"starts like {kind} but is not one whole value" in message
-    assert "--set 'vars.x=\"...\"'" in message
+    quoted = written if '"' not in written else "..."
+    assert message.endswith(f"quote it: --set 'vars.x=\"{quoted}\"'")
     assert "\n" not in message
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))
 def test_set_value_is_the_text_as_written_or_its_yaml_value(text: str) -> None:
     if text.strip().startswith(("[", "{", '"', "'")):
         return  # structured values: covered by the tables above
@@ -321,3 +322,115 @@ def test_debug_after_the_command_name_shows_the_traceback(mini: Path, cli: Any) 
     assert quiet.code == loud.code == 2
     assert "Traceback" not in quiet.err
     assert "Traceback" in loud.err
+
+
+# -- what a new user ran into -------------------------------------------------------------
+
+
+def test_set_mapping_merges_into_the_mapping_below(mini: Path, cli: Any) -> None:
+    (mini / "config" / "global.yaml").write_text("data:\n  case_folder: out\n")
+    result = cli(mini, "config", "--case", "tag", "--set", "data={default_format: csv}")
+    assert result.code == 0, result.err
+    assert "case_folder: out  # config/global.yaml:2" in result.out
+    assert "default_format: csv  # --set data" in result.out
+    step = cli(mini, "config", "--case", "tag", "--set", "pipeline.TagRun.params={label: x}")
+    assert "shift_end: 17:45" in step.out or "shift_end: '17:45'" in step.out
+    assert "label: x  # --set pipeline.TagRun.params" in step.out
+
+
+TRICKY_TEXT = ["0o17", "1e-5", "08", "1E3", "0.e5", ".inf", "true", "null", "~", "", "NO", "17:45"]
+
+
+def test_config_output_reads_back_as_the_same_values(mini: Path, cli: Any) -> None:
+    import yaml
+
+    values = "".join(f'  t{i}: "{text}"\n' for i, text in enumerate(TRICKY_TEXT))
+    case = mini / "cases" / "tag" / "case.yaml"
+    case.write_text(case.read_text().replace("vars:\n", "vars:\n" + values, 1))
+    result = cli(mini, "config", "--case", "tag")
+    assert result.code == 0, result.err
+    shown = parse_yaml(result.out.encode(), source="out").data["vars"]
+    assert [shown[f"t{i}"] for i in range(len(TRICKY_TEXT))] == TRICKY_TEXT
+    assert yaml.safe_load(result.out)["vars"]["t0"] == "0o17"
+
+
+def test_config_json_writes_infinities_as_their_yaml_spelling(mini: Path, cli: Any) -> None:
+    import json
+
+    result = cli(
+        mini,
+        "config",
+        "--case",
+        "tag",
+        "--json",
+        "--set",
+        "+vars.big=.inf",
+        "--set",
+        "+vars.n=.nan",
+    )
+    assert result.code == 0, result.err
+    assert "Infinity" not in result.out and "NaN" not in result.out
+    assert json.loads(result.out)["config"]["vars"]["big"] == ".inf"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "pipeline.TagRun.params.threshold=1" + "0" * 2000,
+            "a number of 2,001 characters is too long (at most 1,000)",
+        ),
+        ("vars.firmware=a\x1b[31m", "control character U+001B at position 2 of the value"),
+        ("pipeline.TagRun.params.lab\nel=1", "control character U+000A at position 27 of the key"),
+        ("vars={a: 1, a: 2}", "duplicate key 'a'"),
+        ("data.xyz=1", "unknown key 'data.xyz' (allowed: default_format, case_folder,"),
+    ],
+)
+def test_bad_set_values_are_one_line_usage_errors(
+    mini: Path, cli: Any, setting: str, message: str
+) -> None:
+    result = cli(mini, "validate", "--case", "tag", "--set", setting)
+    assert result.code == 2
+    assert message in result.err
+    assert result.err.count("\n") == 1, result.err
+    assert "is not one whole value" not in result.err  # only for values left unfinished
+    assert "write +data.xyz" not in result.err  # a schema section takes no new keys
+
+
+def test_quote_hint_inside_a_list_points_at_the_item(mini: Path, cli: Any) -> None:
+    result = cli(
+        mini, "validate", "--case", "tag", "--set", "+vars.label=[2.10]",
+        "--set", "pipeline.TagRun.params.label=${vars.label.0}",
+    )  # fmt: skip
+    assert result.code == 2
+    assert "(written 2.10 in vars.label[0] at --set vars.label)" in result.err
+    assert 'quote it: "2.10" where it is written' in result.err
+
+
+def test_quote_hint_follows_a_whole_reference_to_where_the_value_is_written(
+    mini: Path, cli: Any
+) -> None:
+    case = mini / "cases" / "tag" / "case.yaml"
+    case.write_text(case.read_text().replace("label: wet road", 'label: "${vars.firmware}"'))
+    result = cli(mini, "validate", "--case", "tag")
+    assert result.code == 2
+    assert (
+        "param 'label' must be str, got float 2.1 (written 2.10 in vars.firmware at "
+        'cases/tag/case.yaml:2); to keep it as text, quote it: firmware: "2.10"' in result.err
+    )
+
+
+def test_yaml11_booleans_get_a_yaml12_hint(mini: Path, cli: Any) -> None:
+    result = cli(mini, "validate", "--case", "tag", "--set", "run.release_memory=off")
+    assert result.code == 2
+    assert "only true and false are booleans in YAML 1.2 (off is text): write false" in result.err
+
+
+def test_merge_keys_give_values_and_lines_of_the_first_mapping_named() -> None:
+    text = b"a: &a {x: 1}\nb: &b {x: 2, z: 3}\nm:\n  <<: [*a, *b]\n"
+    doc = parse_yaml(text, source="f")
+    assert doc.data["m"] == {"x": 1, "z": 3}
+    assert doc.where(("m", "x")) == "f:1"
+    assert doc.where(("m", "z")) == "f:2"
+    with pytest.raises(ConfigError, match="duplicate key '<<'"):
+        parse_yaml(b"a: &a {x: 1}\nm:\n  <<: *a\n  <<: *a\n", source="f")

@@ -313,7 +313,8 @@ def test_set_a_mapping_records_each_leaf() -> None:
     merged = MergedConfig()
     merged.apply(parse_yaml(b"a:\n  b: 1\n", source="A.yaml"))
     merged.set(("a",), {"x": [1, 2], "y": {}}, origin="--set a")
-    assert merged.leaves() == [
+    assert merged.leaves() == [  # a mapping set over a mapping merges into it
+        (("a", "b"), 1, "A.yaml:2"),
         (("a", "x", 0), 1, "--set a"),
         (("a", "x", 1), 2, "--set a"),
         (("a", "y"), {}, "--set a"),
@@ -399,7 +400,7 @@ def test_render_yaml_layout() -> None:
         "    - 1  # nested/0/0\n"
         "    - 2  # nested/0/1\n"
         "  - {}  # nested/1\n"
-        "text: '0.8'  # text\n"
+        'text: "0.8"  # text\n'
         "none: null  # none\n"
     )
     assert yaml.safe_load(text) == data

@@ -186,11 +186,12 @@ def test_malformed_index_is_a_config_error(segment: str) -> None:
         resolve(f"pipeline.{segment}.plugin")
 
 
-def test_unknown_key_suggests_and_hints_plus() -> None:
+def test_unknown_key_suggests_without_a_plus_hint_where_the_schema_names_the_keys() -> None:
+    # '+' cannot add a key the schema does not know, so it is not offered there
     with pytest.raises(
         ConfigError,
         match=r"^--set projct\.name: no key 'projct' in the top level; did you mean "
-        r"'project'\? \(to add a new key, write \+projct\.name=\.\.\.\)$",
+        r"'project'\?$",
     ):
         resolve("projct.name")
 
@@ -207,8 +208,7 @@ def test_unknown_nested_key_suggests_schema_keys() -> None:
 def test_unknown_key_without_close_match_lists_keys() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"no key 'zzz' in project \(keys there: name\) \(to add a new key, write "
-        r"\+project\.zzz=\.\.\.\)",
+        match=r"no key 'zzz' in project \(keys there: name\)$",
     ):
         resolve("project.zzz")
 

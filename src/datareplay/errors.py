@@ -151,6 +151,22 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+_YAML11_BOOLEANS = frozenset({"y", "yes", "n", "no", "on", "off"})
+
+
+def boolean_hint(value: Any) -> str:
+    """A hint for a YAML 1.1 boolean word (``yes``, ``off``) given where a boolean is wanted.
+
+    YAML 1.2, by which configuration is read, has only ``true`` and ``false``.
+    """
+    if isinstance(value, str) and value.strip().lower() in _YAML11_BOOLEANS:
+        return (
+            f"; only true and false are booleans in YAML 1.2 ({value} is text): "
+            f"write {'true' if value.strip().lower() in ('y', 'yes', 'on') else 'false'}"
+        )
+    return ""
+
+
 def quote_value(value: Any, limit: int = 120) -> str:
     """``repr(value)``, shortened past ``limit`` characters so an error stays one short line."""
     text = repr(value)

@@ -234,10 +234,24 @@ def config_command(state: _State, case: str, as_json: bool, options: CaseOptions
     data = config.merged.shown(data)
     if as_json:
         origins = {format_path(path): config.merged.origin(path) for path, _ in leaf_paths(data)}
-        click.echo(json.dumps({"config": data, "origins": origins}, indent=2, default=str))
+        document = {"config": _finite(data), "origins": origins}
+        click.echo(json.dumps(document, indent=2, default=str, allow_nan=False))
         return
     click.echo(f"# merged config of case '{case}' from: {', '.join(config.files)}")
     click.echo(render_yaml(data, config.merged.origin), nl=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with infinities and NaN as their YAML spelling (JSON has no such numbers)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 @cli.command()

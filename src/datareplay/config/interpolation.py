@@ -39,16 +39,20 @@ def interpolate(
     environ: Mapping[str, str] | None = None,
     env: EnvValues | None = None,
     texts: Mapping[KeyPath, str] | None = None,
+    references: dict[KeyPath, KeyPath] | None = None,
 ) -> dict[str, Any]:
     """Return ``data`` with every reference resolved; the input is not modified.
 
     ``env`` receives the key paths that took values from environment variables (and the
     values), as they are read, so a later error can still keep them out of its message.
     ``texts`` holds the written text of numbers, booleans and nulls by key path
-    (``MergedConfig.texts``); a reference inside text uses it.
+    (``MergedConfig.texts``); a reference inside text uses it. ``references`` receives,
+    for every value that is exactly one reference to another key, that key's path.
     """
     resolver = _Resolver(data, builtins, where, os.environ if environ is None else environ)
     resolver.texts = texts or {}
+    if references is not None:
+        resolver.references = references
     if env is not None:
         resolver.env = env
     result = resolver.value(data, ())
@@ -73,6 +77,7 @@ class _Resolver:
         self.env = EnvValues()
         self.env_stack: list[set[str]] = []  # variables behind each text being resolved
         self.texts: Mapping[KeyPath, str] = {}
+        self.references: dict[KeyPath, KeyPath] = {}
 
     def value(self, value: Any, path: KeyPath) -> Any:
         if isinstance(value, dict):
@@ -97,7 +102,10 @@ class _Resolver:
         protected = text.replace("$${", _ESCAPED)
         whole = _REF.fullmatch(protected)
         if whole:
-            return self.reference(whole.group(1).strip(), path)
+            name = whole.group(1).strip()
+            if not name.startswith("env:") and name not in self.builtins:
+                self.references[path] = self.lookup(name, path)
+            return self.reference(name, path)
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1).strip()

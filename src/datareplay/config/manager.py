@@ -22,7 +22,13 @@ from datareplay.config.merged import MergedConfig
 from datareplay.config.overrides import Override, resolve_path
 from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, load_yaml
 from datareplay.config.secrets import Secrets, install_filter
-from datareplay.errors import ConfigError, UnknownNameError, did_you_mean, quote_value
+from datareplay.errors import (
+    ConfigError,
+    UnknownNameError,
+    boolean_hint,
+    did_you_mean,
+    quote_value,
+)
 from datareplay.project.names import check_location, check_name, contained_path
 from datareplay.project.paths import Project
 
@@ -137,6 +143,7 @@ class ConfigManager:
                 where=merged.origin,
                 env=merged.env,
                 texts=merged.texts,
+                references=merged.references,
             )
         finally:  # known before any error can quote one of them
             self.secrets.add(merged.env.values)
@@ -388,6 +395,8 @@ def _explain(exc: Any, merged: MergedConfig) -> str:
     shown = "" if isinstance(value, Mapping) else f" (got {quote_value(hidden)})"
     if error["type"] == "string_type":
         shown += merged.quote_hint(loc)
+    elif error["type"] in ("bool_type", "bool_parsing"):
+        shown += boolean_hint(value)
     return f"{where}: {key}: {message}{shown}"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path
+from datareplay.config.safe_yaml import KeyPath, YamlDocument, format_path, plain_scalar
 from datareplay.config.secrets import EnvValues, Redacted
 from datareplay.errors import ConfigError
 
@@ -27,6 +27,8 @@ class MergedConfig:
     key_origins: dict[KeyPath, str] = field(default_factory=dict)  # where each key was written
     env: EnvValues = field(default_factory=EnvValues)  # values from ${env:NAME}, by key path
     texts: dict[KeyPath, str] = field(default_factory=dict)  # leaves' text as written
+    set_paths: dict[str, KeyPath] = field(default_factory=dict)  # "--set KEY" -> its path
+    references: dict[KeyPath, KeyPath] = field(default_factory=dict)  # whole ${...} values
 
     def apply(self, doc: YamlDocument) -> None:
         """Merge one layer over this config (mappings merge, anything else replaces)."""
@@ -37,21 +39,28 @@ class MergedConfig:
                 f"{doc.source}: the top level must be a mapping of keys, got "
                 f"{type(doc.data).__name__}"
             )
-        self.data = self._merge(self.data, doc.data, (), doc)
+        self.data = self._merge(self.data, doc.data, (), doc.where, doc.texts.get)
 
-    def _merge(self, base: Any, over: Any, path: KeyPath, doc: YamlDocument) -> Any:
+    def _merge(
+        self,
+        base: Any,
+        over: Any,
+        path: KeyPath,
+        where: Callable[[KeyPath], str],
+        written: Callable[[KeyPath], str | None],
+    ) -> Any:
         if isinstance(base, dict) and isinstance(over, dict):
             merged = dict(base)
             for key, value in over.items():
-                self.key_origins[(*path, key)] = doc.where((*path, key))
-                merged[key] = self._merge(base.get(key), value, (*path, key), doc)
+                self.key_origins[(*path, key)] = where((*path, key))
+                merged[key] = self._merge(base.get(key), value, (*path, key), where, written)
             if not merged and path:  # an empty mapping is a leaf: this layer wrote it last
                 self._forget(path)
-                self.origins[path] = doc.where(path)
+                self.origins[path] = where(path)
             return merged
         if base is not None:  # only a value that existed can leave origins behind
             self._forget(path)
-        self._record(over, path, doc.where, doc.texts.get)
+        self._record(over, path, where, written)
         return over
 
     def set(
@@ -62,22 +71,30 @@ class MergedConfig:
         origin: str,
         texts: Mapping[KeyPath, str] | None = None,
     ) -> None:
-        """Set one value (an override); missing mappings on the way are created.
+        """Set one value (an override) by the merge rule; missing mappings are created.
 
-        ``texts`` gives the written text of the leaves of ``value``, keyed by their path
-        below ``value`` (``()`` for a scalar value), as ``YamlDocument.texts`` does.
+        A mapping set over a mapping merges key by key, as a layer does; anything else
+        replaces. ``texts`` gives the written text of the leaves of ``value``, keyed by
+        their path below ``value`` (``()`` for a scalar value), as ``YamlDocument.texts``.
         """
         node: Any = self.data
         for part in path[:-1]:
             node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
             if not isinstance(node, (dict, list)):
                 raise ConfigError(f"{origin}: cannot set {format_path(path)} inside a value")
-        node[path[-1]] = value
-        self.key_origins[path] = origin
-        self._forget(path)
         written = texts or {}
         depth = len(path)
-        self._record(value, path, lambda _: origin, lambda leaf: written.get(leaf[depth:]))
+        last = path[-1]
+        exists = last in node if isinstance(node, dict) else True
+        node[last] = self._merge(
+            node[last] if exists else None,
+            value,
+            path,
+            lambda _: origin,
+            lambda leaf: written.get(leaf[depth:]),
+        )
+        self.key_origins[path] = origin
+        self.set_paths[origin] = path
 
     def _forget(self, path: KeyPath) -> None:
         """Drop what a replaced value left: its leaves and the keys below it."""
@@ -116,25 +133,41 @@ class MergedConfig:
 
     def written(self, path: KeyPath) -> str | None:
         """The text the number, boolean or null at ``path`` was written as, else None."""
-        return self.texts.get(tuple(path))
+        return self.texts.get(self.source_of(tuple(path)))
+
+    def source_of(self, path: KeyPath) -> KeyPath:
+        """Where the value at ``path`` was written: through whole-value references
+        (``label: ${vars.fw}``) to the key that holds it (``vars.fw``)."""
+        seen = {path}
+        while path in self.references and self.references[path] not in seen:
+            path = self.references[path]
+            seen.add(path)
+        return path
 
     def quote_hint(self, path: KeyPath) -> str:
-        """`` (written 2.10); quote it: ...`` for a value read as a number, boolean or null.
+        """`` (written 2.10); ... quote it: ...`` for a value read as a number, boolean or null.
 
-        Empty when ``path`` holds text. The fix names the layer the value came from: a
-        ``--set`` override gets the quoted command-line form, a file the quoted YAML.
+        Empty when ``path`` holds text. The fix is written for the place the value came
+        from: the key a ``${...}`` reference leads to, the quoted ``--set`` for a value set
+        on the command line, the quoted YAML for a file.
         """
-        text = self.written(path)
+        source = self.source_of(tuple(path))
+        text = self.texts.get(source)
         if text is None:
             return ""
-        origin = self.origin(path)
         quoted = f'"{text}"'  # numbers, booleans and nulls hold no quotes or backslashes
-        if origin.startswith("--set"):
-            key = origin.removeprefix("--set").strip() or format_path(path)
-            fix = f"--set '{key}={quoted}'"
+        origin = self.origin(source)
+        at = ""
+        if source != tuple(path):
+            at = f" in {format_path(source)} at {origin}"
+        if origin.startswith("--set") and self.set_paths.get(origin) == source:
+            fix = f"--set '{origin.removeprefix('--set').strip()}={quoted}'"
+        elif source and isinstance(source[-1], str) and not origin.startswith("--set"):
+            fix = f"{source[-1]}: {quoted}"
         else:
-            fix = f"{path[-1]}: {quoted}" if path and isinstance(path[-1], str) else quoted
-        return f" (written {text or 'as nothing'}); to keep it as text, quote it: {fix}"
+            fix = f"{quoted} where it is written"
+        shown = text or "as nothing"
+        return f" (written {shown}{at}); to keep it as text, quote it: {fix}"
 
     def origin(self, path: Iterable[str | int]) -> str:
         """Where the value at ``path`` (or its closest recorded parent/child) came from."""
@@ -184,7 +217,21 @@ def _scalar(value: Any) -> str:
         return str(value)
     import yaml
 
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
+    # text YAML 1.2 would read as something else ("0o17", "1e-5") is shown in quotes, so
+    # that the output reads back as the same values
+    # (and text with line breaks or tabs in escaped double quotes, to keep one line a value)
+    style = None
+    if isinstance(value, str) and (
+        not isinstance(plain_scalar(value), str) or not value.isprintable()
+    ):
+        style = '"'
+    text = yaml.safe_dump(
+        value,
+        default_flow_style=True,
+        default_style=style,
+        allow_unicode=True,
+        width=float("inf"),  # never fold a long value
+    )
     return text.removesuffix("\n").removesuffix("\n...")
 
 

@@ -22,8 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from datareplay.config.safe_yaml import KeyPath, format_path, parse_yaml, plain_scalar
-from datareplay.errors import ConfigError, did_you_mean
+from datareplay.config.safe_yaml import (
+    MAX_NUMBER_CHARS,
+    KeyPath,
+    YamlSyntaxError,
+    format_path,
+    parse_yaml,
+    plain_scalar,
+)
+from datareplay.errors import ConfigError, did_you_mean, quote_value
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,9 @@ class Override:
         key, sep, raw = text.removeprefix("+").partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"{origin} expects key.path=value, got {text!r}")
+            raise ConfigError(f"{origin} expects key.path=value, got {quote_value(text)}")
+        _refuse_control_characters(origin, key, key, "key")
+        _refuse_control_characters(origin, key, raw, "value")
         if any(not part for part in key.split(".")):
             raise ConfigError(f"{origin} {key}: empty segment in the key path")
         try:
@@ -52,20 +61,44 @@ class Override:
                 f"{origin} {key}: the value is not valid UTF-8 text (invalid byte at "
                 f"position {exc.start}); write it as UTF-8"
             ) from None
-        if not raw.strip().startswith(_STRUCTURED):
+        stripped = raw.strip()
+        if not stripped.startswith(_STRUCTURED):
+            if len(stripped) > MAX_NUMBER_CHARS and _looks_numeric(stripped):
+                raise ConfigError(
+                    f"{origin} {key}: a number of {len(stripped):,} characters is too long "
+                    f"(at most {MAX_NUMBER_CHARS:,}); to keep it as text, quote it: "
+                    f"{origin} '{key}=\"...\"'"
+                )
             value = plain_scalar(raw)
-            texts: dict[KeyPath, str] = {} if isinstance(value, str) else {(): raw.strip()}
+            texts: dict[KeyPath, str] = {} if isinstance(value, str) else {(): stripped}
             return cls(key=key, value=value, add=add, origin=origin, texts=texts)
         try:
             doc = parse_yaml(encoded, source=f"{origin} {key}", whole=True)
-        except ConfigError as exc:
-            kind = _STRUCTURED_KINDS[raw.strip()[0]]
+        except YamlSyntaxError as exc:
+            kind = _STRUCTURED_KINDS[stripped[0]]
+            quoted = f"'{key}=\"{raw}\"'" if not set("\"'\\") & set(raw) else f"'{key}=\"...\"'"
             raise ConfigError(
-                f"{exc}; the value starts like {kind} but is not one whole value: finish "
-                f"it, or to pass the text as it is, put it in quotes inside the shell "
-                f"quotes: {origin} '{key}=\"...\"'"
+                f"{origin} {key}: {exc.problem}; the value starts like {kind} but is not one "
+                f"whole value: finish it, or to pass it as text, quote it: {origin} {quoted}"
             ) from None
         return cls(key=key, value=doc.data, add=add, origin=origin, texts=doc.texts)
+
+
+def _looks_numeric(text: str) -> bool:
+    return text[:1] in "+-.0123456789" and not isinstance(plain_scalar(text[:50]), str)
+
+
+def _refuse_control_characters(origin: str, key: str, text: str, what: str) -> None:
+    """ConfigError for a control character, as a configuration file refuses them."""
+    for position, char in enumerate(text):
+        code = ord(char)
+        allowed = "\t\n" if what == "value" else "\t"  # a value may span lines
+        if (code < 0x20 and char not in allowed) or 0x7F <= code < 0xA0:
+            shown = key if what == "value" else quote_value(key)
+            raise ConfigError(
+                f"{origin} {shown}: control character U+{code:04X} at position {position + 1} "
+                f"of the {what} is not allowed; remove it"
+            )
 
 
 _STRUCTURED_KINDS = {"[": "a list", "{": "a mapping", '"': "a quoted text", "'": "a quoted text"}
@@ -109,10 +142,8 @@ def resolve_path(
             hint = did_you_mean(name, options) or (
                 f" (keys there: {', '.join(options)})" if options else ""
             )
-            raise ConfigError(
-                f"{origin} {key}: no key '{name}' in {where}{hint} "
-                f"(to add a new key, write +{key}=...)"
-            )
+            free = "" if allowed else f" (to add a new key, write +{key}=...)"
+            raise ConfigError(f"{origin} {key}: no key '{name}' in {where}{hint}{free}")
         if isinstance(node, list):
             index = _list_index(node, segments[i], tuple(path), key, origin)
             path.append(index)

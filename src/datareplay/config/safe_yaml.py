@@ -131,6 +131,14 @@ def core_scalar(tag: str, text: str) -> Any:
     return float(text)
 
 
+class YamlSyntaxError(ConfigError):
+    """Text that is not one whole YAML value; ``problem`` says what is wrong, in one line."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 @dataclass
 class YamlDocument:
     """Loaded YAML data with the line of every key path (1-based).
@@ -257,7 +265,8 @@ def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = _one_line(exc.problem or exc.context or "invalid YAML")
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from exc
+        problem = f"YAML syntax error: {problem}"
+        raise YamlSyntaxError(f"{where}: {problem}", problem) from exc
     except yaml.reader.ReaderError as exc:
         raise ConfigError(_reader_error(exc, text, source)) from exc
     except yaml.YAMLError as exc:
@@ -269,7 +278,8 @@ def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
         return doc
     if whole and node.end_mark.index < len(text.rstrip()):
         rest = _one_line(text[node.end_mark.index :])
-        raise ConfigError(f"{source}: text after the value would be ignored: {rest!r}")
+        problem = f"text after the value would be ignored: {rest!r}"
+        raise YamlSyntaxError(f"{source}: {problem}", problem)
     builder = _Builder(doc, loader)
     doc.data = builder.build(node, ())
     return doc
@@ -375,22 +385,33 @@ class _Builder:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         merged_texts: dict[KeyPath, str] = {}
-        explicit_lines: dict[KeyPath, int] = {}
+        merged_lines: dict[KeyPath, int] = {}
+        merge_seen = False
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
+                if merge_seen:
+                    raise self._fail(
+                        key_node, "duplicate key '<<'; list every mapping to merge in one '<<'"
+                    )
+                merge_seen = True
                 sources = (
                     value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 )
-                for source in sources:
-                    outer, self.doc.texts = self.doc.texts, {}
+                for source in sources:  # built aside: only keys not written here are kept
+                    texts, lines = self.doc.texts, self.doc.lines
+                    self.doc.texts, self.doc.lines = {}, {}
                     try:
                         value = self.build(source, path)
                     finally:
-                        texts, self.doc.texts = self.doc.texts, outer
+                        (texts, self.doc.texts), (lines, self.doc.lines) = (
+                            (self.doc.texts, texts),
+                            (self.doc.lines, lines),
+                        )
                     if not isinstance(value, dict):
                         raise self._fail(source, "'<<' merges only mappings")
                     merged = {**value, **merged}  # the first source named wins
                     merged_texts = {**texts, **merged_texts}
+                    merged_lines = {**lines, **merged_lines}
                 continue
             key = self._key(key_node, path)
             if key in result:
@@ -400,20 +421,20 @@ class _Builder:
                     f"duplicate key '{format_path((*path, key))}' (first defined on line "
                     f"{first}); remove one of them",
                 )
-            line = key_node.start_mark.line + 1
-            self.doc.lines[(*path, key)] = explicit_lines[(*path, key)] = line
+            self.doc.lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key))
-        inherited = [key for key in merged if key not in result]
-        for key in inherited:
-            result[key] = merged[key]
+        inherited = {key for key in merged if key not in result}
+        for key in merged:
+            if key in inherited:
+                result[key] = merged[key]
         if inherited:
             depth = len(path)
-            self.doc.texts.update(
-                (where, text)
-                for where, text in merged_texts.items()
-                if len(where) > depth and where[depth] in inherited
-            )
-        self.doc.lines.update(explicit_lines)  # a later '<<' must not move explicit keys
+
+            def kept(where: KeyPath) -> bool:
+                return len(where) > depth and where[depth] in inherited
+
+            self.doc.texts.update((k, v) for k, v in merged_texts.items() if kept(k))
+            self.doc.lines.update((k, v) for k, v in merged_lines.items() if kept(k))
         return result
 
     def _key(self, node: yaml.Node, path: KeyPath) -> str:

@@ -28,7 +28,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
-from datareplay.errors import ConfigError, PluginDefinitionError, did_you_mean, quote_value
+from datareplay.errors import (
+    ConfigError,
+    PluginDefinitionError,
+    boolean_hint,
+    did_you_mean,
+    quote_value,
+)
 
 if TYPE_CHECKING:
     from datareplay.data.hub import DataHub
@@ -112,7 +118,9 @@ class Param:
             expected in (int, float) and isinstance(value, bool)
         )
         if not ok:
-            hint = quote_hint if expected is str else ""
+            hint = (
+                quote_hint if expected is str else boolean_hint(value) if expected is bool else ""
+            )
             raise ConfigError(
                 f"{where}: param '{self.name}' must be {self.type_name}, got "
                 f"{type(value).__name__} {quote_value(value)}{hint}"
