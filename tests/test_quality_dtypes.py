@@ -256,3 +256,59 @@ def test_a_text_value_against_a_number_column_is_a_reason_not_an_error() -> None
     assert not result.passed
     assert result.message == "column 'x' holds numbers, 'ten' is text"
     assert (result.failing, result.total) == (2, 2)
+
+
+# -- odd tables never make a check raise -------------------------------------------------
+
+EVERY_CHECK = [
+    {"check": "not_null", "column": "x"},
+    {"check": "unique", "columns": ["x", "y"]},
+    {"check": "range", "column": "x", "min": 0},
+    {"check": "allowed_values", "column": "x", "values": [1, "a", True]},
+    {"check": "regex", "column": "x", "pattern": "a"},
+    {"check": "row_count", "min": 1},
+    {"check": "monotonic", "column": "x", "max_gap": "1s"},
+    {"check": "stuck", "column": "x", "max_repeats": 1},
+    {"check": "compare", "column": "x", "op": "<", "other": "y"},
+    {"check": "compare", "column": "x", "op": "<", "value": 1},
+    {"check": "constant", "column": "x", "value": "a"},
+    {"check": "referential", "column": "x", "reference": "r"},
+    {"check": "drift", "column": "x", "reference": "r"},
+    {"check": "not_null", "column": "x", "where": {"column": "y", ">": 1}},
+]
+ODD = {
+    "empty": pd.DataFrame({"x": [], "y": []}),
+    "mixed objects": pd.DataFrame(
+        {"x": [1, "a", None, pd.Timestamp(0), 2.5], "y": ["b", 3, None, 1, 1]}
+    ),
+    "no value at all": pd.DataFrame({"x": [None, None], "y": [None, None]}, dtype=object),
+    "lists and dicts": pd.DataFrame({"x": [[1], [1], [2]], "y": [{"a": 1}, None, 3]}),
+    "complex": pd.DataFrame({"x": np.array([1 + 1j, 1 + 1j, 2]), "y": [1.0, 2.0, 3.0]}),
+    "timedeltas": pd.DataFrame(
+        {"x": pd.to_timedelta([1, 1, 3], unit="s"), "y": pd.to_timedelta([2, 0, 1], unit="s")}
+    ),
+    "twice the same name": pd.DataFrame([[1, 2, 3], [4, 5, 6]], columns=["x", "x", "y"]),
+}
+
+
+@pytest.mark.parametrize("item", EVERY_CHECK, ids=[str(i) for i in range(len(EVERY_CHECK))])
+@pytest.mark.parametrize("name", list(ODD))
+def test_no_check_raises_on_odd_tables(name: str, item: dict[str, Any]) -> None:
+    (spec,) = parse_checks([item], where="t")
+    reference = pd.DataFrame({"x": [1, 2]})
+    result = evaluate(spec, ODD[name], source="s", lookup=lambda n: reference)
+    assert result.failing >= 0 and result.total >= 0
+    if name == "twice the same name" and item["check"] != "row_count":
+        assert result.message == "column 'x' appears 2 times; a check reads one column of a name"
+
+
+def test_a_column_without_any_value_has_nothing_out_of_range() -> None:
+    frame = ODD["no value at all"]
+    for item in (
+        {"check": "range", "column": "x", "min": 0},
+        {"check": "monotonic", "column": "x"},
+        {"check": "compare", "column": "x", "op": "<", "value": 1},
+    ):
+        (spec,) = parse_checks([item], where="t")
+        result = evaluate(spec, frame, source="s", lookup=lambda n: None)
+        assert (result.passed, result.failing) == (True, 0), result.message

@@ -97,6 +97,11 @@ def evaluate(
                     f"column '{column}' is missing{did_you_mean(column, names)} "
                     f"(columns: {', '.join(names)})"
                 )
+            if names.count(column) > 1:
+                return scope.unusable(
+                    f"column '{column}' appears {names.count(column)} times; "
+                    "a check reads one column of a name"
+                )
     if spec.params.where is not None:
         try:
             scope = scope.narrowed()
@@ -209,10 +214,10 @@ class _Scope:
         """The judged rows at ``positions``: ``t_s`` when present and the check's columns."""
         frame = self.frame
         shown = [c for c in dict.fromkeys(["t_s", *self.spec.columns]) if c in frame.columns]
-        part = frame.iloc[positions][shown]
+        picked = {str(c): frame[c].iloc[positions] for c in shown}  # each column keeps its type
         return [
-            {"row": self.row(position), **{str(k): _plain(v) for k, v in values.items()}}
-            for position, (_, values) in zip(positions, part.iterrows(), strict=True)
+            {"row": self.row(position), **{c: _plain(v.iloc[i]) for c, v in picked.items()}}
+            for i, position in enumerate(positions)
         ]
 
 
@@ -250,9 +255,9 @@ def _scatter(values: np.ndarray, present: np.ndarray | None) -> np.ndarray:
 
 
 def _needs(scope: _Scope, column: str, allowed: tuple[str, ...], what: str) -> None:
-    """Incomparable unless the column holds one of the ``allowed`` kinds (or mixed objects)."""
+    """Incomparable unless the column holds one of the ``allowed`` kinds (or no value)."""
     found = kind(scope.frame[column])
-    if found not in (*allowed, "other"):
+    if found not in (*allowed, "empty"):
         raise Incomparable(f"column '{column}' holds {KINDS[found]}; {what}")
 
 
@@ -439,12 +444,12 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
     if gaps.any():
         at = np.flatnonzero(gaps)
         largest = int(at[np.argmax(steps[at])])
-        before = _plain(part.iloc[largest])
+        last = _plain(part.iloc[largest])  # the value before the largest gap
         row = scope.row(int(np.flatnonzero(present)[largest]) if not everywhere else largest)
         parts.append(
             f"{int(gaps.sum()):,} gaps over {format_duration(p.max_gap)} (largest "
             f"{format_duration(float(steps[largest]) * unit_s)} after "
-            f"{p.column}={_fmt(before)}, row {row})"
+            f"{p.column}={_fmt(last)}, row {row})"
         )
     return scope.judged(bad, "increase" + gap_text, ", ".join(parts))
 
@@ -522,9 +527,8 @@ def _constant(scope: _Scope, _: Lookup) -> CheckResult:
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biufmM":
         values = series.to_numpy()
         if values[0] == values[0] and bool((values == values[0]).all()):  # one value, no NaN
-            return scope.judged(
-                np.zeros(len(values), dtype=bool), f"hold {_fmt(_plain(values[0]))}"
-            )
+            first = _fmt(_plain(series.iloc[0]))
+            return scope.judged(np.zeros(len(values), dtype=bool), f"hold {first}")
     codes, uniques = pd.factorize(series)
     found = codes >= 0
     if not found.any():
@@ -578,12 +582,21 @@ def _drift(scope: _Scope, lookup: Lookup) -> CheckResult:
 def _numbers(series: pd.Series) -> np.ndarray:
     """The present values of ``series`` as floats: times in seconds since 1970, text that
     is no number dropped."""
-    present = comparable(series).dropna()
-    if kind(present) == "time":
+    series = comparable(series)
+    found = kind(series)
+    if found in ("number", "bool"):
+        values = np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+        return np.asarray(values[~np.isnan(values)], dtype=float)
+    present = series.dropna()
+    if found == "empty":
+        return np.array([], dtype=float)
+    if found == "time":
         ticks, unit_ns = _ticks(present)
         return np.asarray(ticks * (unit_ns / 1e9), dtype=float)
-    values = pd.to_numeric(present, errors="coerce").dropna()
-    return np.asarray(values.to_numpy(dtype=float), dtype=float)
+    numbers = pd.to_numeric(present, errors="coerce").dropna()
+    if not pd.api.types.is_numeric_dtype(numbers) or pd.api.types.is_complex_dtype(numbers):
+        raise Incomparable(f"column '{series.name}' holds {KINDS[found]}, not numbers")
+    return np.asarray(numbers.to_numpy(dtype=float), dtype=float)
 
 
 def _psi(expected: np.ndarray, current: np.ndarray, bins: int) -> float:

@@ -22,11 +22,10 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from datareplay.quality.durations import parse_duration
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -59,6 +58,7 @@ KINDS = {
     "time": "times",
     "duration": "durations",
     "other": "mixed values",
+    "empty": "no values",
 }
 
 
@@ -67,7 +67,9 @@ class Incomparable(ValueError):
 
 
 def kind(series: pd.Series) -> str:
-    """What ``series`` holds: number, bool, text, time, duration or other (mixed objects)."""
+    """What ``series`` holds: number, bool, text, time, duration, other (mixed objects) or
+    empty (an object column with no value at all)."""
+    import numpy as np
     import pandas as pd
     from pandas.api import types
 
@@ -85,12 +87,16 @@ def kind(series: pd.Series) -> str:
         return "time"
     if types.is_timedelta64_dtype(dtype):
         return "duration"
+    if types.is_complex_dtype(dtype):
+        return "other"
     if types.is_numeric_dtype(dtype):
         return "number"
     if not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
         return "text" if types.is_string_dtype(dtype) else "other"
     inferred = types.infer_dtype(series, skipna=True)
-    if inferred in ("string", "empty"):
+    if inferred == "empty":
+        return "empty"
+    if inferred == "string":
         return "text"
     if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
         return "number"
@@ -99,9 +105,9 @@ def kind(series: pd.Series) -> str:
 
 def value_kind(value: Any) -> str:
     """The kind of a value written in configuration."""
-    if isinstance(value, bool | np.bool_):
+    if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, int | float):
         return "number"
     if isinstance(value, str):
         return "text"
@@ -148,7 +154,7 @@ def coerce(value: Any, series: pd.Series, *, column: str) -> Any:
             return pd.Timedelta(parse_duration(value), unit="s")
         except ValueError as exc:
             raise Incomparable(f"column '{column}' holds durations: {exc}") from None
-    if target == "other" or target == given:
+    if target in ("other", "empty") or target == given:
         return value
     raise Incomparable(f"column '{column}' holds {KINDS[target]}, {value!r} is {_A[given]}")
 
@@ -165,7 +171,7 @@ _A = {
 def same_kind(left: pd.Series, right: pd.Series, *, names: tuple[str, str]) -> None:
     """Incomparable unless two columns hold the same kind of values."""
     a, b = kind(left), kind(right)
-    if a != b and "other" not in (a, b):
+    if a != b and not {"other", "empty"} & {a, b}:
         raise Incomparable(
             f"column '{names[0]}' holds {KINDS[a]}, column '{names[1]}' holds {KINDS[b]}"
         )
@@ -176,6 +182,7 @@ def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
 
     Raises TypeError for values Python cannot order (mixed objects).
     """
+    import numpy as np
     import pandas as pd
 
     present = np.array(left.notna().to_numpy(), dtype=bool)
@@ -203,6 +210,8 @@ def isin(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
 
     ``values`` are compared as given: coerce them first to match a column's kind.
     """
+    import numpy as np
+
     present = series.notna().to_numpy()
     found = series.isin(list(values)).to_numpy(dtype=bool, na_value=False)
     return np.asarray(found & present, dtype=bool)
