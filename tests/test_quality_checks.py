@@ -106,19 +106,52 @@ def test_unique_passes_on_distinct_values() -> None:
     assert result.message == "all 3 rows are unique"
 
 
-def test_unique_counts_every_row_of_a_duplicate_group() -> None:
+def test_unique_counts_the_rows_after_each_first_occurrence() -> None:
+    # as pandas' duplicated() and dbt count: 0.01 twice and 0.03 three times make 3
+    # failing rows, 2 repeated keys and 5 rows involved
     data = frame(t_s=[0.0, 0.01, 0.01, 0.02, 0.03, 0.03, 0.03])
     result = run({"check": "unique", "column": "t_s"}, data)
-    assert (result.passed, result.failing, result.total) == (False, 5, 7)
-    assert [row["row"] for row in result.sample] == [1, 2, 4, 5, 6]
-    assert result.sample[0] == {"row": 1, "t_s": 0.01}
+    assert (result.passed, result.failing, result.total) == (False, 3, 7)
+    assert [row["row"] for row in result.sample] == [2, 5, 6]
+    assert result.sample[0] == {"row": 2, "t_s": 0.01}
+    assert result.message.startswith("2 repeated keys in 5 rows; 3 of 7 rows (42.86%) fail;")
+
+
+def test_unique_in_any_order_counts_the_same() -> None:
+    data = frame(t_s=[0.03, 0.01, 0.03, 0.0, 0.01, 0.03, 0.02])
+    result = run({"check": "unique", "column": "t_s"}, data)
+    assert result.failing == 3
+    assert [row["row"] for row in result.sample] == [2, 4, 5]
+    assert result.message.startswith("2 repeated keys in 5 rows;")
+
+
+def test_unique_on_a_sorted_column_finds_neighbours() -> None:
+    # the linear path for ordered columns, increasing or decreasing
+    increasing = frame(t_s=[0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0])
+    result = run({"check": "unique", "column": "t_s"}, increasing)
+    assert (result.failing, [r["row"] for r in result.sample]) == (3, [2, 3, 6])
+    assert result.message.startswith("2 repeated keys in 5 rows;")
+    decreasing = frame(t_s=[3.0, 3.0, 2.0, 1.0, 1.0, 1.0, 0.0])
+    result = run({"check": "unique", "column": "t_s"}, decreasing)
+    assert (result.failing, [r["row"] for r in result.sample]) == (3, [1, 4, 5])
+    single = run({"check": "unique", "column": "t_s"}, frame(t_s=[0.0, 0.0]))
+    assert single.message.startswith("1 repeated key in 2 rows;")
+
+
+def test_unique_leaves_missing_keys_to_not_null() -> None:
+    # as in SQL and dbt: a missing key is no key, so two of them are no repeat
+    data = frame(k=[1.0, np.nan, np.nan, 2.0, 1.0], j=["a", "b", None, None, "a"])
+    assert run({"check": "unique", "column": "k"}, data).failing == 1
+    both = run({"check": "unique", "columns": ["k", "j"]}, data)
+    assert (both.failing, both.sample) == (1, [{"row": 4, "k": 1.0, "j": "a"}])
 
 
 def test_unique_over_several_columns_uses_the_combination() -> None:
     data = frame(a=[1, 1, 1, 2], b=[1, 2, 1, 1])
     result = run({"check": "unique", "columns": ["a", "b"]}, data)
-    assert result.failing == 2
-    assert result.sample == [{"row": 0, "a": 1, "b": 1}, {"row": 2, "a": 1, "b": 1}]
+    assert result.failing == 1
+    assert result.sample == [{"row": 2, "a": 1, "b": 1}]
+    assert result.message.startswith("1 repeated key in 2 rows;")
 
 
 # -- range -------------------------------------------------------------------------------
@@ -247,13 +280,28 @@ def test_regex_pass_and_fail_ignoring_nulls() -> None:
     assert result.sample == [{"row": 2, "id": "ab-123"}, {"row": 3, "id": "AB-12"}]
 
 
-def test_regex_matches_from_the_start_of_the_text() -> None:
-    result = run({"check": "regex", "column": "s", "pattern": "a"}, frame(s=["ab", "ba"]))
-    assert [row["row"] for row in result.sample] == [1]
+@pytest.mark.parametrize(
+    ("match", "failing_rows"),
+    [
+        ({}, [1, 2, 3]),  # the whole value, by default
+        ({"match": "full"}, [1, 2, 3]),
+        ({"match": "start"}, [2, 3]),
+        ({"match": "search"}, [3]),
+    ],
+)
+def test_regex_matches_the_whole_value_unless_told(
+    match: dict[str, str], failing_rows: list[int]
+) -> None:
+    # N\d+A must not pass values that merely begin that way
+    data = frame(s=["N12A", "N12AB", "xN12A", "xyz"])
+    result = run({"check": "regex", "column": "s", "pattern": r"N\d+A", **match}, data)
+    assert [row["row"] for row in result.sample] == failing_rows
+    assert result.failing == len(failing_rows)
 
 
 def test_regex_on_numbers_matches_their_text() -> None:
-    result = run({"check": "regex", "column": "x", "pattern": r"^\d"}, frame(x=[1.5, -2.0, np.nan]))
+    data = frame(x=[1.5, -2.0, np.nan])
+    result = run({"check": "regex", "column": "x", "pattern": r"\d+\.\d+"}, data)
     assert result.failing == 1
     assert result.sample == [{"row": 1, "x": -2.0}]
 
@@ -341,17 +389,21 @@ def test_schema_strict_rejects_extra_columns(typed: pd.DataFrame) -> None:
     [
         ({"min": 1, "max": 5}, 3, True, "3 rows, within 1..5"),
         ({"min": 3, "max": 3}, 3, True, "3 rows, within 3..3"),
-        ({"min": 4}, 3, False, "3 rows, outside 4..∞"),
-        ({"max": 2}, 3, False, "3 rows, outside 0..2"),
+        ({"min": 4}, 3, False, "3 rows, outside 4..∞ (1 too few)"),
+        ({"max": 2}, 3, False, "3 rows, outside 0..2 (1 too many)"),
         ({"max": 2}, 0, True, "0 rows, within 0..2"),
-        ({"min": 1}, 0, False, "0 rows, outside 1..∞"),
+        ({"min": 1}, 0, False, "0 rows, outside 1..∞ (1 too few)"),
         ({"min": 1000}, 1500, True, "1,500 rows, within 1,000..∞"),
+        ({"min": 0, "max": 100}, 130, False, "130 rows, outside 0..100 (30 too many)"),
+        ({"min": 50, "max": 100}, 8, False, "8 rows, outside 50..100 (42 too few)"),
     ],
 )
 def test_row_count_bounds(bounds: dict[str, Any], rows: int, passed: bool, text: str) -> None:
+    # failing is the distance to the bound the count violates, not 1
     result = run({"check": "row_count", **bounds}, frame(x=np.arange(rows, dtype=float)))
     assert result.passed is passed
-    assert result.failing == (0 if passed else 1)
+    low, high = bounds.get("min", 0), bounds.get("max", rows)
+    assert result.failing == max(low - rows, rows - high, 0)
     assert result.total == rows
     assert result.message == text
 
@@ -385,10 +437,10 @@ def test_monotonic_max_gap_names_the_largest_gap() -> None:
     result = run({"check": "monotonic", "column": "t_s", "max_gap": 2}, data)
     assert (result.passed, result.failing, result.total) == (False, 2, 6)
     assert [row["row"] for row in result.sample] == [2, 4]
-    assert result.message.startswith("2 gaps over 2 (largest 10 after t_s=6, row 3); 2 of 6 rows")
+    assert result.message.startswith("2 gaps over 2s (largest 10s after t_s=6, row 3); 2 of 6 rows")
     ok = run({"check": "monotonic", "column": "t_s", "max_gap": 10}, data)
     assert ok.passed
-    assert ok.message == "all 6 rows increase by at most 10.0"
+    assert ok.message == "all 6 rows increase by at most 10s"
 
 
 def test_monotonic_reports_both_backward_steps_and_gaps() -> None:
@@ -397,7 +449,7 @@ def test_monotonic_reports_both_backward_steps_and_gaps() -> None:
     assert result.failing == 4
     assert [row["row"] for row in result.sample] == [3, 4, 5, 6]
     assert result.message.startswith(
-        "2 steps not increasing, 2 gaps over 1.5 (largest 6 after t=4, row 5);"
+        "2 steps not increasing, 2 gaps over 1.5s (largest 6s after t=4, row 5);"
     )
 
 
@@ -631,7 +683,7 @@ def test_drift_ignores_nan_in_both_sides(normals: dict[str, pd.DataFrame]) -> No
     ("tolerance", "passed"), [(0.0, False), (0.3, False), (0.39, False), (0.4, True), (1.0, True)]
 )
 def test_tolerance_lets_a_share_of_rows_fail(tolerance: float, passed: bool) -> None:
-    data = frame(x=[1, 1, 2, 3, 4])  # 2 of 5 rows (40 %) are duplicates
+    data = frame(x=[1, 1, 1, 3, 4])  # 2 of 5 rows (40 %) repeat an earlier key
     result = run({"check": "unique", "column": "x", "tolerance": tolerance}, data)
     assert result.failing == 2
     assert result.passed is passed
@@ -901,10 +953,16 @@ def test_unique_failing_count_matches_pandas_duplicated(
     data = pd.DataFrame(rows, columns=["a", "b"], dtype="int64")
     columns = ["a", "b"] if both else ["a"]
     result = run({"check": "unique", "columns": columns}, data)
-    assert result.failing == int(data.duplicated(subset=columns, keep=False).sum())
+    assert result.failing == int(data.duplicated(subset=columns, keep="first").sum())
     keys = [tuple(r[: len(columns)]) for r in rows]
     counts = Counter(keys)
-    assert result.failing == sum(1 for k in keys if counts[k] > 1)
+    assert result.failing == len(keys) - len(counts)
+    repeated = sum(1 for n in counts.values() if n > 1)
+    involved = sum(n for n in counts.values() if n > 1)
+    if repeated:
+        assert result.message.startswith(
+            f"{repeated} repeated key{'s' if repeated > 1 else ''} in {involved} rows;"
+        )
     assert result.passed is (result.failing == 0)
 
 

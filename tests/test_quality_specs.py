@@ -13,6 +13,8 @@ from datareplay.quality.specs import (
     MODELS,
     AllowedValuesCheck,
     CheckSpec,
+    CompareCheck,
+    ConstantCheck,
     DriftCheck,
     MonotonicCheck,
     NotNullCheck,
@@ -56,6 +58,8 @@ def test_every_check_has_a_model() -> None:
         "row_count",
         "monotonic",
         "stuck",
+        "compare",
+        "constant",
         "referential",
         "drift",
     }
@@ -230,6 +234,18 @@ def test_as_dict_round_trips_through_parse_checks() -> None:
         {"check": "stuck", "column": "a", "max_repeats": 3},
         {"check": "referential", "column": "a", "reference": "r"},
         {"check": "drift", "column": "a", "reference": "r", "method": "ks"},
+        {"check": "regex", "column": "a", "pattern": "x", "match": "search"},
+        {"check": "monotonic", "column": "a", "max_gap": "250ms"},
+        {"check": "compare", "column": "a", "op": "<=", "other": "b"},
+        {"check": "compare", "column": "a", "op": "!=", "value": "x"},
+        {"check": "constant", "column": "a"},
+        {"check": "constant", "column": "a", "value": 3},
+        {
+            "check": "range",
+            "column": "a",
+            "min": 0,
+            "where": {"any": [{"column": "b", "in": [1, 2]}, {"column": "c", "is": None}]},
+        },
     ]
     specs = parse_checks(items, where=WHERE)
     again = parse_checks([s.as_dict() for s in specs], where=WHERE)
@@ -287,7 +303,7 @@ def test_unknown_parameter_without_close_match_lists_the_parameters() -> None:
     message = error_of([{"check": "range", "column": "x", "min": 1, "zzz": 1}])
     assert "check 'range' has no parameter 'zzz'" in message
     assert (
-        "(parameters: severity, tolerance, column, min, max, min_inclusive, max_inclusive)"
+        "(parameters: severity, tolerance, where, column, min, max, min_inclusive, max_inclusive)"
         in message
     )
 
@@ -522,4 +538,57 @@ def test_checks_by_source_non_string_source_name_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="data-source names must be text, got 1"):
         checks_by_source(
             {1: [{"check": "not_null", "column": "x"}]}, where=GATE, known_sources=["aligned"]
+        )
+
+
+# -- rules across columns and rows ------------------------------------------------------
+
+
+def test_compare_takes_another_column_or_a_value() -> None:
+    spec = one({"check": "compare", "column": "temp_min", "op": "<=", "other": "temp_max"})
+    assert isinstance(spec.params, CompareCheck)
+    assert spec.describe() == "compare(temp_min <= temp_max)"
+    assert spec.columns == ("temp_min", "temp_max")
+    assert spec.as_dict() == {
+        "check": "compare",
+        "severity": "error",
+        "tolerance": 0.0,
+        "column": "temp_min",
+        "op": "<=",
+        "other": "temp_max",
+    }
+    valued = one({"check": "compare", "column": "speed", "op": ">=", "value": 0})
+    assert valued.describe() == "compare(speed >= 0)"
+    assert one({"check": "compare", "column": "g", "op": "==", "value": "D"}).describe() == (
+        "compare(g == 'D')"
+    )
+
+
+def test_constant_with_and_without_a_value() -> None:
+    spec = one({"check": "constant", "column": "station"})
+    assert isinstance(spec.params, ConstantCheck)
+    assert spec.params.value is None
+    assert "value" not in spec.as_dict()
+    assert one({"check": "constant", "column": "station", "value": "SEA"}).params.value == "SEA"
+
+
+def test_where_is_part_of_the_name_and_its_columns_are_named() -> None:
+    spec = one(
+        {
+            "check": "range",
+            "column": "temp_max",
+            "max": 5,
+            "where": {"all": [{"column": "weather", "==": "snow"}, {"column": "t", "is": None}]},
+        }
+    )
+    assert spec.describe() == "range(temp_max) where weather == 'snow' and t is null"
+    assert spec.columns == ("temp_max", "weather", "t")
+    assert one({"check": "row_count", "min": 1}).params.where is None
+
+
+def test_regex_match_mode_is_checked() -> None:
+    assert one({"check": "regex", "column": "x", "pattern": "a"}).params.match == "full"
+    with pytest.raises(ConfigError, match=r"check 'regex': match: Input should be 'full', "):
+        parse_checks(
+            [{"check": "regex", "column": "x", "pattern": "a", "match": "all"}], where=WHERE
         )

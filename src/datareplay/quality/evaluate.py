@@ -1,21 +1,29 @@
 """Running checks on pandas DataFrames; every outcome is a ``CheckResult`` row.
 
-Element-wise checks (range, allowed values, regex, referential integrity) use pandera's
-check library; the others are vectorised numpy/pandas. A check never raises on bad data:
-a missing column or an impossible comparison is itself a failed result with the reason.
+Range, allowed values and referential integrity use pandera's check library; the others
+are vectorised numpy/pandas. Every check reads NumPy, nullable, categorical and
+pyarrow-backed columns alike (``quality.values``) and skips missing values — only
+``not_null`` and ``constant`` count them. A check with a ``where`` condition judges only
+the rows where it holds: its ``total`` is their number and its message says which rows
+("of 1,234 rows where weather == 'sun'"); sample rows keep their position in the whole
+frame. A check never raises on bad data: a missing column, a condition or a comparison
+that cannot be evaluated is itself a failed result with the reason.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from datareplay.errors import did_you_mean
+from datareplay.quality.durations import format_duration
 from datareplay.quality.specs import CheckSpec
+from datareplay.quality.values import KINDS, Incomparable, coerce, comparable, holds, kind
 
 SAMPLE_ROWS = 5
 Lookup = Callable[[str], Any]
@@ -23,7 +31,13 @@ Lookup = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check on one dataset."""
+    """The outcome of one check on one dataset.
+
+    ``failing`` counts what the check's README entry says (rows out of range, rows after
+    a key's first occurrence, how far the row count is from its bound...), ``total`` the
+    rows the check applied to (those matching its ``where``), ``sample`` up to five
+    failing rows as ``{"row": position in the checked frame, column: value...}``.
+    """
 
     source: str
     check: str
@@ -64,109 +78,153 @@ def results_frame(results: list[CheckResult]) -> pd.DataFrame:
 def evaluate(
     spec: CheckSpec, frame: Any, *, source: str, lookup: Lookup, step: str = ""
 ) -> CheckResult:
-    """Run one check on ``frame`` (a DataFrame); ``lookup(name)`` loads a reference source."""
+    """Run one check on ``frame`` (a DataFrame); ``lookup(name)`` loads a reference source.
+
+    Never raises on data: what cannot be judged (not a DataFrame, a missing column, text
+    compared with numbers) is a failed result whose message gives the reason, with every
+    row the check applies to counted as failing.
+    """
     if not isinstance(frame, pd.DataFrame):
-        return _result(
-            spec,
-            source,
-            step,
-            False,
-            1,
-            1,
-            f"is a {type(frame).__name__}, not a DataFrame; checks need a table",
-        )
-    missing = [c for c in _columns_of(spec) if c not in frame.columns]
-    if missing and spec.name != "schema":
-        return _unusable(
-            spec,
-            source,
-            step,
-            frame,
-            f"column '{missing[0]}' is missing (columns: {', '.join(map(str, frame.columns))})",
-        )
+        scope = _Scope(spec, source, step, pd.DataFrame())
+        reason = f"is a {type(frame).__name__}, not a DataFrame; checks need a table"
+        return scope.result(False, 1, reason, total=1)
+    scope = _Scope(spec, source, step, _reset(frame))
+    if spec.name != "schema":
+        names = [str(c) for c in frame.columns]
+        for column in spec.columns:
+            if column not in frame.columns:
+                return scope.unusable(
+                    f"column '{column}' is missing{did_you_mean(column, names)} "
+                    f"(columns: {', '.join(names)})"
+                )
+            if names.count(column) > 1:
+                return scope.unusable(
+                    f"column '{column}' appears {names.count(column)} times; "
+                    "a check reads one column of a name"
+                )
+    if spec.params.where is not None:
+        try:
+            scope = scope.narrowed()
+        except _DATA_ERRORS as exc:
+            return scope.unusable(f"where {spec.params.where.describe()}: {_reason(exc)}")
     try:
-        return _CHECKS[spec.name](spec, frame, source, lookup, step)
-    except (TypeError, ValueError) as exc:  # e.g. comparing text with numbers
-        reason = f"cannot be evaluated on this data: {type(exc).__name__}: {exc}"
-        return _unusable(spec, source, step, frame, reason)
+        return _CHECKS[spec.name](scope, lookup)
+    except _DATA_ERRORS as exc:  # e.g. comparing text with numbers
+        return scope.unusable(_reason(exc))
 
 
-def _unusable(
-    spec: CheckSpec, source: str, step: str, frame: pd.DataFrame, reason: str
-) -> CheckResult:
-    """A failed result for data the check cannot judge: every row counts as failing."""
-    return _result(spec, source, step, False, len(frame), len(frame), reason)
+# what pandas, numpy and pyarrow raise for values they cannot compare or convert
+# (Incomparable is a ValueError; pyarrow's errors derive from these)
+_DATA_ERRORS = (TypeError, ValueError, NotImplementedError)
 
 
-def _columns_of(spec: CheckSpec) -> list[str]:
-    params = spec.params
-    columns = getattr(params, "columns", None)
-    if isinstance(columns, list):
-        return columns
-    column = getattr(params, "column", None)
-    return [column] if column else []
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Incomparable):
+        return str(exc)
+    return f"cannot be evaluated on this data: {type(exc).__name__}: {exc}"
 
 
-def _result(
-    spec: CheckSpec,
-    source: str,
-    step: str,
-    passed: bool,
-    failing: int,
-    total: int,
-    message: str,
-    sample: list[dict[str, Any]] | None = None,
-) -> CheckResult:
-    return CheckResult(
-        source=source,
-        check=spec.describe(),
-        severity=spec.severity,
-        passed=passed,
-        failing=int(failing),
-        total=int(total),
-        message=message,
-        sample=sample or [],
-        params=spec.as_dict(),
-        step=step,
-    )
+def _reset(frame: pd.DataFrame) -> pd.DataFrame:
+    """Positional index so that masks and labels agree, even with duplicate labels."""
+    return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(drop=True)
 
 
-def _rows(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, step: str, bad: np.ndarray, what: str
-) -> CheckResult:
-    """A result from a boolean mask of failing rows, with a sample of them."""
-    total = len(frame)
-    failing = int(bad.sum())
-    # compare shares with a little slack: 0.29 * 100 is 28.999999999999996 in floats
-    passed = failing == 0 or failing <= spec.params.tolerance * total + 1e-9
-    if failing == 0:
-        return _result(spec, source, step, True, 0, total, f"all {total:,} rows {what}")
-    positions = np.flatnonzero(bad)[:SAMPLE_ROWS]
-    columns = [c for c in _columns_of(spec) if c in frame.columns]
-    sample = _sample(frame, positions, columns)
-    share = f"{failing / total:.2%}" if total else "n/a"
-    tolerance = f" (tolerance {spec.params.tolerance:.2%})" if spec.params.tolerance else ""
-    example = "; ".join(
-        f"row {row['row']}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k != "row")
-        for row in sample[:3]
-    )
-    message = f"{failing:,} of {total:,} rows ({share}) fail{tolerance}; e.g. {example}"
-    return _result(spec, source, step, passed, failing, total, message, sample)
+@dataclass(frozen=True)
+class _Scope:
+    """One check on the rows it applies to, and how its results are written."""
 
+    spec: CheckSpec
+    source: str
+    step: str
+    frame: pd.DataFrame  # positional index: the rows judged
+    origin: np.ndarray | None = None  # their positions in the checked frame, when narrowed
+    rows: str = "rows"  # "rows where weather == 'sun'" when narrowed
 
-def _sample(frame: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> list[dict[str, Any]]:
-    part = frame.iloc[positions]
-    shown = list(dict.fromkeys([c for c in ("t_s",) if c in frame.columns] + columns))
-    rows = []
-    for position, (_, values) in zip(positions, part[shown].iterrows(), strict=True):
-        rows.append({"row": int(position), **{str(k): _plain(v) for k, v in values.items()}})
-    return rows
+    @property
+    def params(self) -> Any:
+        return self.spec.params
+
+    def narrowed(self) -> _Scope:
+        """Only the rows matching the check's ``where`` (and only the columns it reads)."""
+        from datareplay.quality.conditions import mask
+
+        condition = self.params.where
+        origin = np.flatnonzero(mask(condition, self.frame))
+        shown = [c for c in dict.fromkeys(["t_s", *self.spec.columns]) if c in self.frame]
+        part = self.frame[shown].iloc[origin].reset_index(drop=True)
+        return replace(self, frame=part, origin=origin, rows=f"rows where {condition.describe()}")
+
+    def row(self, position: int) -> int:
+        """The position in the checked frame of the judged row at ``position``."""
+        return int(position if self.origin is None else self.origin[position])
+
+    def result(
+        self,
+        passed: bool,
+        failing: int,
+        message: str,
+        sample: list[dict[str, Any]] | None = None,
+        *,
+        total: int | None = None,
+    ) -> CheckResult:
+        return CheckResult(
+            source=self.source,
+            check=self.spec.describe(),
+            severity=self.spec.severity,
+            passed=passed,
+            failing=int(failing),
+            total=int(len(self.frame) if total is None else total),
+            message=message,
+            sample=sample or [],
+            params=self.spec.as_dict(),
+            step=self.step,
+        )
+
+    def unusable(self, reason: str) -> CheckResult:
+        """A failed result for data the check cannot judge: every row counts as failing."""
+        return self.result(False, len(self.frame), reason)
+
+    def judged(self, bad: np.ndarray, what: str, verdict: str = "") -> CheckResult:
+        """A result from a boolean mask of failing rows, with a sample of them.
+
+        ``what`` ends "all 3 rows ..." when nothing fails; ``verdict`` (what the failures
+        have in common, e.g. "2 repeated keys in 5 rows") leads the message when some do.
+        """
+        total = len(self.frame)
+        failing = int(np.count_nonzero(bad))
+        # compare shares with a little slack: 0.29 * 100 is 28.999999999999996 in floats
+        passed = failing == 0 or failing <= self.params.tolerance * total + 1e-9
+        if failing == 0:
+            return self.result(True, 0, f"all {total:,} {self.rows} {what}")
+        positions = np.flatnonzero(bad)[:SAMPLE_ROWS]
+        sample = self.sample(positions)
+        share = f"{failing / total:.2%}" if total else "n/a"
+        tolerance = f" (tolerance {self.params.tolerance:.2%})" if self.params.tolerance else ""
+        example = "; ".join(
+            f"row {row['row']}: "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k != "row")
+            for row in sample[:3]
+        )
+        message = f"{failing:,} of {total:,} {self.rows} ({share}) fail{tolerance}; e.g. {example}"
+        if verdict:
+            message = f"{verdict}; {message}"
+        return self.result(passed, failing, message, sample)
+
+    def sample(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The judged rows at ``positions``: ``t_s`` when present and the check's columns."""
+        frame = self.frame
+        shown = [c for c in dict.fromkeys(["t_s", *self.spec.columns]) if c in frame.columns]
+        picked = {str(c): frame[c].iloc[positions] for c in shown}  # each column keeps its type
+        return [
+            {"row": self.row(position), **{c: _plain(v.iloc[i]) for c, v in picked.items()}}
+            for i, position in enumerate(positions)
+        ]
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and math.isnan(value):
+        value = value.item()
+    if value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     return value
 
@@ -187,30 +245,40 @@ def _pandera_mask(check: Any, series: pd.Series) -> np.ndarray:
     return bad
 
 
-def _reset(frame: pd.DataFrame) -> pd.DataFrame:
-    """Positional index so that masks and labels agree, even with duplicate labels."""
-    return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(drop=True)
+def _scatter(values: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """``values`` computed on the present rows, placed back among all rows (False elsewhere)."""
+    if present is None:
+        return values
+    out = np.zeros(len(present), dtype=bool)
+    out[present] = values
+    return out
+
+
+def _needs(scope: _Scope, column: str, allowed: tuple[str, ...], what: str) -> None:
+    """Incomparable unless the column holds one of the ``allowed`` kinds (or no value)."""
+    found = kind(scope.frame[column])
+    if found not in (*allowed, "empty"):
+        raise Incomparable(f"column '{column}' holds {KINDS[found]}; {what}")
 
 
 # -- the checks ------------------------------------------------------------------------
 
 
-def _schema(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str) -> CheckResult:
+def _schema(scope: _Scope, _: Lookup) -> CheckResult:
+    frame, params = scope.frame, scope.params
     problems = []
-    for column, dtype in spec.params.columns.items():
+    for column, dtype in params.columns.items():
         if column not in frame.columns:
             problems.append(f"column '{column}' is missing")
         elif dtype is not None and not _dtype_matches(frame[column].dtype, dtype):
             problems.append(f"column '{column}' is {frame[column].dtype}, expected {dtype}")
-    if spec.params.strict:
-        extra = [c for c in frame.columns if c not in spec.params.columns]
+    if params.strict:
+        extra = [c for c in frame.columns if c not in params.columns]
         problems += [f"unexpected column '{c}'" for c in extra]
-    total = len(spec.params.columns)
+    total = len(params.columns)
     if problems:
-        return _result(spec, source, step, False, len(problems), total, "; ".join(problems))
-    return _result(
-        spec, source, step, True, 0, total, f"all {total} columns present with their types"
-    )
+        return scope.result(False, len(problems), "; ".join(problems), total=total)
+    return scope.result(True, 0, f"all {total} columns present with their types", total=total)
 
 
 def _dtype_matches(actual: Any, expected: str) -> bool:
@@ -231,22 +299,50 @@ def _dtype_matches(actual: Any, expected: str) -> bool:
     return str(actual).lower() == expected
 
 
-def _not_null(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str
-) -> CheckResult:
-    bad = frame[spec.params.columns].isna().any(axis=1).to_numpy()
-    return _rows(spec, frame, source, step, bad, "have values")
+def _not_null(scope: _Scope, _: Lookup) -> CheckResult:
+    bad = scope.frame[scope.params.columns].isna().any(axis=1).to_numpy()
+    return scope.judged(bad, "have values")
 
 
-def _unique(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str) -> CheckResult:
-    bad = frame.duplicated(subset=spec.params.columns, keep=False).to_numpy()
-    return _rows(spec, frame, source, step, bad, "are unique")
+def _unique(scope: _Scope, _: Lookup) -> CheckResult:
+    """Rows after a key's first occurrence fail; a key with a missing part is not judged.
+
+    A single column already in order (``is_monotonic_increasing`` or decreasing, a linear
+    pass) holds its repeats next to each other: comparing neighbours finds them without
+    hashing every key.
+    """
+    keys = scope.frame[scope.params.columns]
+    present = keys.notna().all(axis=1).to_numpy()
+    judged = keys if present.all() else keys[present]
+    series = judged.iloc[:, 0]
+    if len(judged.columns) == 1 and len(series) > 1 and _ordered(series):
+        values = series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
+        repeat = np.zeros(len(series), dtype=bool)
+        repeat[1:] = np.asarray(values[1:] == values[:-1], dtype=bool)
+        repeated = int(np.count_nonzero(repeat[1:] & ~repeat[:-1]))
+    else:
+        repeat = judged.duplicated(keep="first").to_numpy()
+        repeated = len(judged[repeat].drop_duplicates()) if repeat.any() else 0
+    bad = _scatter(repeat, None if present.all() else present)
+    failing = int(np.count_nonzero(bad))
+    verdict = (
+        f"{repeated:,} repeated key{'s' if repeated != 1 else ''} in {failing + repeated:,} rows"
+    )
+    return scope.judged(bad, "are unique", verdict)
 
 
-def _range(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str) -> CheckResult:
+def _ordered(series: pd.Series) -> bool:
+    try:
+        return bool(series.is_monotonic_increasing or series.is_monotonic_decreasing)
+    except TypeError:  # values Python cannot order, such as text mixed with numbers
+        return False
+
+
+def _range(scope: _Scope, _: Lookup) -> CheckResult:
     import pandera.pandas as pa
 
-    p = spec.params
+    p = scope.params
+    _needs(scope, p.column, ("number",), "range needs numbers")
     if p.min is not None and p.max is not None:
         check = pa.Check.in_range(
             p.min, p.max, include_min=p.min_inclusive, include_max=p.max_inclusive
@@ -255,112 +351,193 @@ def _range(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: s
         check = pa.Check.ge(p.min) if p.min_inclusive else pa.Check.gt(p.min)
     else:
         check = pa.Check.le(p.max) if p.max_inclusive else pa.Check.lt(p.max)
-    frame = _reset(frame)
-    return _rows(spec, frame, source, step, _pandera_mask(check, frame[p.column]), "are in range")
+    bad = _pandera_mask(check, comparable(scope.frame[p.column]))
+    return scope.judged(bad, "are in range")
 
 
-def _allowed(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str
-) -> CheckResult:
+def _allowed(scope: _Scope, _: Lookup) -> CheckResult:
     import pandera.pandas as pa
 
-    frame = _reset(frame)
-    bad = _pandera_mask(pa.Check.isin(spec.params.values), frame[spec.params.column])
-    return _rows(spec, frame, source, step, bad, "hold allowed values")
+    p = scope.params
+    series = scope.frame[p.column]
+    allowed = []
+    for value in p.values:
+        try:
+            allowed.append(coerce(value, series, column=p.column))
+        except Incomparable:
+            continue  # a value of another kind can never occur in this column
+    bad = _pandera_mask(pa.Check.isin(allowed), series)
+    return scope.judged(bad, "hold allowed values")
 
 
-def _regex(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str) -> CheckResult:
-    import pandera.pandas as pa
-
-    frame = _reset(frame)
-    series = frame[spec.params.column]
-    text = series.where(series.isna(), series.astype(str))
-    bad = _pandera_mask(pa.Check.str_matches(spec.params.pattern), text)
-    return _rows(spec, frame, source, step, bad, "match")
-
-
-def _row_count(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str
-) -> CheckResult:
-    p, n = spec.params, len(frame)
-    low = p.min is None or n >= p.min
-    high = p.max is None or n <= p.max
-    bounds = f"{p.min if p.min is not None else 0:,}..{p.max if p.max is not None else '∞'}"
-    if low and high:
-        return _result(spec, source, step, True, 0, n, f"{n:,} rows, within {bounds}")
-    return _result(spec, source, step, False, 1, n, f"{n:,} rows, outside {bounds}")
-
-
-def _monotonic(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str
-) -> CheckResult:
-    p = spec.params
-    column = frame[p.column]
-    if pd.api.types.is_datetime64_any_dtype(column):
-        values = column.astype("int64").to_numpy(dtype=float) / 1e9  # seconds
-    elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
+def _regex(scope: _Scope, _: Lookup) -> CheckResult:
+    """The text of each present value (numbers, times... as pandas writes them) is matched."""
+    p = scope.params
+    series = scope.frame[p.column]
+    present = series.notna().to_numpy()
+    everywhere = bool(present.all())
+    text = series if everywhere else series[present]
+    if not isinstance(text.dtype, pd.StringDtype):
+        text = text.astype(str)
+    if p.match == "full":
+        matched = text.str.fullmatch(p.pattern)
+    elif p.match == "start":
+        matched = text.str.match(p.pattern)
     else:
-        return _unusable(
-            spec,
-            source,
-            step,
-            frame,
-            f"column '{p.column}' is {column.dtype}, not numbers or times",
-        )
-    steps = np.diff(values)
-    backward = steps <= 0 if p.strict else steps < 0
-    gaps = steps > p.max_gap if p.max_gap is not None else np.zeros_like(backward)
-    bad = np.zeros(len(values), dtype=bool)
-    bad[1:] = backward | gaps
-    result = _rows(
-        spec,
-        frame,
-        source,
-        step,
-        bad,
-        "increase" + (f" by at most {p.max_gap}" if p.max_gap else ""),
+        matched = text.str.contains(p.pattern, regex=True)
+    ok = np.asarray(matched.to_numpy(dtype=bool, na_value=False), dtype=bool)
+    bad = _scatter(~ok, None if everywhere else present)
+    return scope.judged(bad, "match")
+
+
+def _row_count(scope: _Scope, _: Lookup) -> CheckResult:
+    p, n = scope.params, len(scope.frame)
+    bounds = f"{p.min if p.min is not None else 0:,}..{p.max if p.max is not None else '∞'}"
+    if p.min is not None and n < p.min:
+        distance, side = p.min - n, "too few"
+    elif p.max is not None and n > p.max:
+        distance, side = n - p.max, "too many"
+    else:
+        return scope.result(True, 0, f"{n:,} {scope.rows}, within {bounds}")
+    return scope.result(
+        False, distance, f"{n:,} {scope.rows}, outside {bounds} ({distance:,} {side})"
     )
-    if result.passed and not result.failing:
-        return result
+
+
+def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
+    """Each present value against the previous present one; ``max_gap`` is in seconds.
+
+    Datetime columns (any resolution, time zone or pyarrow timestamps) are compared as
+    integer counts of their own unit, exactly; numeric columns are read as seconds.
+    """
+    p = scope.params
+    column = scope.frame[p.column]
+    _needs(scope, p.column, ("number", "time"), "monotonic needs numbers or times")
+    present = column.notna().to_numpy()
+    everywhere = bool(present.all())
+    part = column if everywhere else column[present]
+    times = kind(part) == "time"
+    limit: float | None = p.max_gap
+    if times:
+        values, unit_ns = _ticks(part)
+        unit_s = unit_ns / 1e9
+        if p.max_gap is not None:  # whole units: a step of k units is a gap when k > limit
+            limit = round(p.max_gap * 1e9) // unit_ns
+    elif pd.api.types.is_integer_dtype(part.dtype):
+        values, unit_s = part.to_numpy(dtype=np.int64), 1.0
+    else:
+        values, unit_s = part.to_numpy(dtype=float), 1.0
+    with np.errstate(invalid="ignore"):
+        steps = np.diff(values)
+        after, before = values[1:], values[:-1]
+        backward = after <= before if p.strict else after < before
+        gaps = steps > limit if limit is not None else np.zeros_like(backward)
+    flagged = np.zeros(len(values), dtype=bool)
+    flagged[1:] = backward | gaps
+    bad = _scatter(flagged, None if everywhere else present)
+    gap_text = f" by at most {format_duration(p.max_gap)}" if p.max_gap is not None else ""
     parts = []
     if backward.any():
-        kind = "not increasing" if p.strict else "decreasing"
-        parts.append(f"{int(backward.sum()):,} steps {kind}")
-    if gaps.any():
-        largest = int(np.argmax(np.where(gaps, steps, -np.inf)))
         parts.append(
-            f"{int(gaps.sum()):,} gaps over {p.max_gap:g} (largest {steps[largest]:.6g} "
-            f"after {p.column}={values[largest]:.6g}, row {largest})"
+            f"{int(backward.sum()):,} steps {'not increasing' if p.strict else 'decreasing'}"
         )
-    verdict = ", ".join(parts)
-    return CheckResult(**{**asdict(result), "message": f"{verdict}; {result.message}"})
+    if gaps.any():
+        at = np.flatnonzero(gaps)
+        largest = int(at[np.argmax(steps[at])])
+        last = _plain(part.iloc[largest])  # the value before the largest gap
+        row = scope.row(int(np.flatnonzero(present)[largest]) if not everywhere else largest)
+        parts.append(
+            f"{int(gaps.sum()):,} gaps over {format_duration(p.max_gap)} (largest "
+            f"{format_duration(float(steps[largest]) * unit_s)} after "
+            f"{p.column}={_fmt(last)}, row {row})"
+        )
+    return scope.judged(bad, "increase" + gap_text, ", ".join(parts))
 
 
-def _stuck(spec: CheckSpec, frame: pd.DataFrame, source: str, _: Lookup, step: str) -> CheckResult:
-    p = spec.params
-    values = frame[p.column].to_numpy()
-    n = len(values)
+def _ticks(times: pd.Series) -> tuple[np.ndarray, int]:
+    """Present datetimes as int64 counts of their own unit (UTC for zoned ones), and the
+    unit's length in nanoseconds.
+
+    The unit is the column's (``s``, ``ms``, ``us``, ``ns``), read and converted by pandas,
+    never an assumed ``ns``.
+    """
+    unit = str(times.dt.unit)
+    unit_ns = int(pd.Timedelta(1, unit=unit) // pd.Timedelta(1, unit="ns"))
+    return times.to_numpy(dtype=f"datetime64[{unit}]").view("i8"), unit_ns
+
+
+def _stuck(scope: _Scope, _: Lookup) -> CheckResult:
+    """Runs of one value; a missing value ends a run and never counts as a repeat."""
+    p = scope.params
+    series = scope.frame[p.column]
+    n = len(series)
     if n == 0:
-        return _result(spec, source, step, True, 0, 0, "no rows")
-    present = ~pd.isna(values)
+        return scope.result(True, 0, "no rows")
     same = np.zeros(n, dtype=bool)
-    same[1:] = (values[1:] == values[:-1]) & present[1:]  # missing values never count
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biufcmM":
+        values = series.to_numpy()
+        same[1:] = values[1:] == values[:-1]  # NaN and NaT equal nothing
+    else:  # nullable, categorical, text, pyarrow: compare codes, -1 marks a missing value
+        codes = pd.factorize(series)[0]
+        same[1:] = (codes[1:] == codes[:-1]) & (codes[1:] >= 0)
     run_id = np.cumsum(~same)
     lengths = np.bincount(run_id)
-    long_runs = np.flatnonzero(lengths > p.max_repeats)
-    bad = np.isin(run_id, long_runs)
-    result = _rows(spec, frame, source, step, bad, f"change within {p.max_repeats} samples")
-    if not len(long_runs):
-        return result
-    longest = long_runs[np.argmax(lengths[long_runs])]
-    start = int(np.argmax(run_id == longest))
-    verdict = (
-        f"{len(long_runs)} run(s) of one value longer than {p.max_repeats} samples "
-        f"(longest {int(lengths[longest]):,} samples of {_fmt(_plain(values[start]))} "
-        f"from row {start})"
-    )
-    return CheckResult(**{**asdict(result), "message": f"{verdict}; {result.message}"})
+    too_long = lengths > p.max_repeats
+    bad = too_long[run_id]
+    verdict = ""
+    if too_long.any():
+        long_runs = np.flatnonzero(too_long)
+        longest = long_runs[np.argmax(lengths[long_runs])]
+        start = int(np.argmax(run_id == longest))
+        verdict = (
+            f"{len(long_runs)} run(s) of one value longer than {p.max_repeats} samples "
+            f"(longest {int(lengths[longest]):,} samples of {_fmt(_plain(series.iloc[start]))} "
+            f"from row {scope.row(start)})"
+        )
+    return scope.judged(bad, f"change within {p.max_repeats} samples", verdict)
+
+
+def _compare(scope: _Scope, _: Lookup) -> CheckResult:
+    """``column op other`` (a column or a value); a row missing either side is skipped."""
+    from datareplay.quality.values import same_kind
+
+    p = scope.params
+    left = scope.frame[p.column]
+    present = np.array(left.notna().to_numpy(), dtype=bool)
+    if p.other is not None:
+        right: Any = scope.frame[p.other]
+        same_kind(left, right, names=(p.column, p.other))
+        present &= right.notna().to_numpy()
+    else:
+        right = coerce(p.value, left, column=p.column)
+    bad = present & ~holds(left, p.op, right)
+    return scope.judged(bad, f"have {p.column} {p.op} {p.right}")
+
+
+def _constant(scope: _Scope, _: Lookup) -> CheckResult:
+    """Rows other than ``value`` (by default the most common value) fail, missing ones too."""
+    p = scope.params
+    series = scope.frame[p.column]
+    if len(series) == 0:
+        return scope.result(True, 0, f"no {scope.rows}")
+    if p.value is not None:
+        expected = coerce(p.value, series, column=p.column)
+        bad = ~holds(series, "==", expected)
+        return scope.judged(bad, f"hold {_fmt(p.value)}", f"expected {_fmt(p.value)}")
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biufmM":
+        values = series.to_numpy()
+        if values[0] == values[0] and bool((values == values[0]).all()):  # one value, no NaN
+            first = _fmt(_plain(series.iloc[0]))
+            return scope.judged(np.zeros(len(values), dtype=bool), f"hold {first}")
+    codes, uniques = pd.factorize(series)
+    found = codes >= 0
+    if not found.any():
+        return scope.judged(np.ones(len(series), dtype=bool), "", "no value at all")
+    counts = np.bincount(codes[found])
+    top = int(np.argmax(counts))  # the first value to appear among the most common ones
+    value = _fmt(_plain(uniques[top]))
+    verdict = f"most common value {value} ({int(counts[top]):,} rows)"
+    return scope.judged(codes != top, f"hold {value}", verdict)
 
 
 def _reference(spec: CheckSpec, lookup: Lookup) -> tuple[pd.Series | None, str]:
@@ -373,38 +550,53 @@ def _reference(spec: CheckSpec, lookup: Lookup) -> tuple[pd.Series | None, str]:
     return reference[column], f"{p.reference}.{column}"
 
 
-def _referential(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, lookup: Lookup, step: str
-) -> CheckResult:
+def _referential(scope: _Scope, lookup: Lookup) -> CheckResult:
     import pandera.pandas as pa
 
-    keys, label = _reference(spec, lookup)
+    keys, label = _reference(scope.spec, lookup)
     if keys is None:
-        return _unusable(spec, source, step, frame, label)
-    frame = _reset(frame)
+        return scope.unusable(label)
     check = pa.Check.isin(pd.unique(keys.dropna()))
-    bad = _pandera_mask(check, frame[spec.params.column])
-    return _rows(spec, frame, source, step, bad, f"exist in {label}")
+    bad = _pandera_mask(check, scope.frame[scope.params.column])
+    return scope.judged(bad, f"exist in {label}")
 
 
-def _drift(
-    spec: CheckSpec, frame: pd.DataFrame, source: str, lookup: Lookup, step: str
-) -> CheckResult:
-    p = spec.params
-    reference, label = _reference(spec, lookup)
+def _drift(scope: _Scope, lookup: Lookup) -> CheckResult:
+    p = scope.params
+    reference, label = _reference(scope.spec, lookup)
     if reference is None:
-        return _result(spec, source, step, False, 1, len(frame), label)
-    current = pd.to_numeric(frame[p.column], errors="coerce").dropna().to_numpy(dtype=float)
-    expected = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
+        return scope.result(False, 1, label)
+    current = _numbers(scope.frame[p.column])
+    expected = _numbers(reference)
     if len(current) == 0 or len(expected) == 0:
-        return _result(spec, source, step, False, 1, len(frame), "no values to compare")
+        return scope.result(False, 1, "no values to compare")
     statistic = _psi(expected, current, p.bins) if p.method == "psi" else _ks(expected, current)
     passed = statistic <= p.limit
     verdict = "within" if passed else "above"
     message = (
         f"{p.method.upper()} {statistic:.4f} against {label} is {verdict} the threshold {p.limit:g}"
     )
-    return _result(spec, source, step, passed, 0 if passed else 1, len(frame), message)
+    return scope.result(passed, 0 if passed else 1, message)
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    """The present values of ``series`` as floats: times in seconds since 1970, text that
+    is no number dropped."""
+    series = comparable(series)
+    found = kind(series)
+    if found in ("number", "bool"):
+        values = np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+        return np.asarray(values[~np.isnan(values)], dtype=float)
+    present = series.dropna()
+    if found == "empty":
+        return np.array([], dtype=float)
+    if found == "time":
+        ticks, unit_ns = _ticks(present)
+        return np.asarray(ticks * (unit_ns / 1e9), dtype=float)
+    numbers = pd.to_numeric(present, errors="coerce").dropna()
+    if not pd.api.types.is_numeric_dtype(numbers) or pd.api.types.is_complex_dtype(numbers):
+        raise Incomparable(f"column '{series.name}' holds {KINDS[found]}, not numbers")
+    return np.asarray(numbers.to_numpy(dtype=float), dtype=float)
 
 
 def _psi(expected: np.ndarray, current: np.ndarray, bins: int) -> float:
@@ -431,7 +623,7 @@ def _ks(expected: np.ndarray, current: np.ndarray) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
-_CHECKS: dict[str, Callable[[CheckSpec, pd.DataFrame, str, Lookup, str], CheckResult]] = {
+_CHECKS: dict[str, Callable[[_Scope, Lookup], CheckResult]] = {
     "schema": _schema,
     "not_null": _not_null,
     "unique": _unique,
@@ -441,6 +633,8 @@ _CHECKS: dict[str, Callable[[CheckSpec, pd.DataFrame, str, Lookup, str], CheckRe
     "row_count": _row_count,
     "monotonic": _monotonic,
     "stuck": _stuck,
+    "compare": _compare,
+    "constant": _constant,
     "referential": _referential,
     "drift": _drift,
 }

@@ -8,9 +8,12 @@ A check is written in YAML as a mapping with a ``check`` key and its parameters:
       max: 70
       severity: error        # error (default) stops the run; warn logs and goes on
       tolerance: 0.0         # share of rows (0..1) allowed to fail before it counts
+      where: {column: gear, "!=": P}   # optional: judge only the rows where this holds
 
 Every check's parameters are validated when the configuration is loaded, so a typo in a
 check fails in a second with the file and key named, never in the middle of a replay.
+``where`` conditions are described in ``quality.conditions``, durations (``max_gap``) in
+``quality.durations``. Nothing a check declares is ever run as code.
 """
 
 from __future__ import annotations
@@ -19,9 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from datareplay.errors import ConfigError, did_you_mean
+from datareplay.quality.conditions import SCALARS, Group, Test, parse_condition
+from datareplay.quality.durations import parse_duration
+from datareplay.quality.values import OPERATORS, operator_hint
+
+Operator = Literal["<", "<=", "==", "!=", ">=", ">"]
 
 
 class _Check(BaseModel):
@@ -29,6 +44,29 @@ class _Check(BaseModel):
 
     severity: Literal["error", "warn"] = "error"
     tolerance: float = Field(0.0, ge=0.0, le=1.0)
+    where: Test | Group | None = None
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _condition(cls, value: Any) -> Any:
+        return None if value is None else parse_condition(value)
+
+
+def _operator(value: Any) -> Any:
+    if value not in OPERATORS:
+        raise ValueError(
+            f"unknown operator {value!r}{operator_hint(str(value))} "
+            f"(operators: {', '.join(OPERATORS)})"
+        )
+    return value
+
+
+def _single_value(value: Any) -> Any:
+    if value is None:
+        raise ValueError("a missing value equals nothing; not_null is the check for gaps")
+    if not isinstance(value, SCALARS):
+        raise ValueError(f"{value!r} is not a single value (a number, text, true/false or a date)")
+    return value
 
 
 class _Columns(_Check):
@@ -46,6 +84,13 @@ class _Columns(_Check):
 class SchemaCheck(_Check):
     columns: dict[str, str | None] = Field(min_length=1)
     strict: bool = False
+
+    @field_validator("where")
+    @classmethod
+    def _no_rows(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("schema judges columns, not rows: it takes no where")
+        return value
 
 
 class NotNullCheck(_Columns):
@@ -83,6 +128,7 @@ class AllowedValuesCheck(_Check):
 class RegexCheck(_Check):
     column: str
     pattern: str
+    match: Literal["full", "start", "search"] = "full"
 
     @model_validator(mode="after")
     def _compiles(self) -> RegexCheck:
@@ -103,12 +149,62 @@ class RowCountCheck(_Check):
 class MonotonicCheck(_Check):
     column: str
     strict: bool = True
-    max_gap: float | None = Field(None, gt=0)
+    max_gap: float | None = Field(None, gt=0)  # seconds; written 500ms, 2s, 1h or a number
+
+    @field_validator("max_gap", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
 
 
 class StuckCheck(_Check):
     column: str
     max_repeats: int = Field(ge=1)
+
+
+class CompareCheck(_Check):
+    column: str
+    op: Operator
+    other: str | None = None
+    value: Any = None
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        return _operator(value)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _one(cls, value: Any) -> Any:
+        return _single_value(value)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> CompareCheck:
+        given = {"other", "value"} & self.model_fields_set
+        if len(given) != 1:
+            raise ValueError(
+                "compare the column with another column (other: temp_max) or with a value "
+                "(value: 0): give one of them"
+            )
+        return self
+
+    @property
+    def right(self) -> str:
+        return self.other if self.other is not None else _show(self.value)
+
+
+class ConstantCheck(_Check):
+    column: str
+    value: Any = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _one(cls, value: Any) -> Any:
+        return _single_value(value)
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 class ReferentialCheck(_Check):
@@ -143,6 +239,8 @@ MODELS: dict[str, type[_Check]] = {
     "row_count": RowCountCheck,
     "monotonic": MonotonicCheck,
     "stuck": StuckCheck,
+    "compare": CompareCheck,
+    "constant": ConstantCheck,
     "referential": ReferentialCheck,
     "drift": DriftCheck,
 }
@@ -150,7 +248,11 @@ MODELS: dict[str, type[_Check]] = {
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One validated check: its name, its parameters and where it was written."""
+    """One validated check: its name, its parameters and where it was written.
+
+    ``where`` is the place in configuration (``cases/demo/case.yaml:19: ...[0]``); the
+    rows a check applies to are ``params.where``, a ``quality.conditions`` condition.
+    """
 
     name: str
     params: Any
@@ -166,19 +268,45 @@ class CheckSpec:
         reference = getattr(self.params, "reference", None)
         return (reference,) if reference else ()
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the check names: its own, compare's ``other`` and ``where``'s."""
+        params = self.params
+        names: list[str] = list(getattr(params, "columns", None) or ())
+        for attribute in ("column", "other"):
+            name = getattr(params, attribute, None)
+            if isinstance(name, str):
+                names.append(name)
+        if params.where is not None:
+            names += params.where.columns
+        return tuple(dict.fromkeys(names))
+
     def describe(self) -> str:
-        """Short text such as ``range(speed_mps)``."""
+        """Short text such as ``range(speed_mps)`` or ``compare(a <= b) where kind == 'x'``."""
         params = self.params
         columns = getattr(params, "columns", None)
         column = getattr(params, "column", None)
-        if isinstance(columns, list):
-            return f"{self.name}({', '.join(columns)})"
-        if isinstance(columns, dict):
-            return f"{self.name}({', '.join(columns)})"
-        return f"{self.name}({column})" if column else self.name
+        if isinstance(params, CompareCheck):
+            text = f"{self.name}({params.column} {params.op} {params.right})"
+        elif isinstance(columns, list | dict):
+            text = f"{self.name}({', '.join(columns)})"
+        else:
+            text = f"{self.name}({column})" if column else self.name
+        if params.where is not None:
+            text += f" where {params.where.describe()}"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"check": self.name, **self.params.model_dump(mode="json")}
+        """The check as a mapping ``parse_checks`` reads back (durations in seconds)."""
+        params = self.params.model_dump(mode="json")
+        where = params.pop("where")
+        if isinstance(self.params, CompareCheck):
+            params.pop("value" if self.params.other is not None else "other")
+        if isinstance(self.params, ConstantCheck) and self.params.value is None:
+            params.pop("value")
+        if where is not None:
+            params["where"] = where
+        return {"check": self.name, **params}
 
 
 def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
@@ -217,7 +345,26 @@ def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
             key = ".".join(str(p) for p in error["loc"]) or name
             message = str(error["msg"]).removeprefix("Value error, ")
             raise ConfigError(f"{label}: check '{name}': {key}: {message}") from None
+    _within_strict_schema(specs)
     return tuple(specs)
+
+
+def _within_strict_schema(specs: list[CheckSpec]) -> None:
+    """A check naming a column that a strict schema of the same list excludes is a typo."""
+    known = [spec for spec in specs if spec.name == "schema" and spec.params.strict]
+    if not known:
+        return
+    columns = list(known[0].params.columns)
+    for spec in specs:
+        if spec.name == "schema":
+            continue
+        for column in spec.columns:
+            if column not in columns:
+                raise ConfigError(
+                    f"{spec.where}: check '{spec.name}' names column '{column}', which the "
+                    f"strict schema at {known[0].where} does not have"
+                    f"{did_you_mean(column, columns)}"
+                )
 
 
 def checks_by_source(

@@ -23,12 +23,17 @@ class QualityGate(BasePlugin):
 
     `checks` maps data-source names to lists of checks. Each check is a mapping with
     `check` (schema, not_null, unique, range, allowed_values, regex, row_count,
-    monotonic, stuck, referential, drift), its parameters, `severity` (`error` stops
-    the run after every check has been evaluated and recorded; `warn` only logs) and
-    `tolerance` (share of rows allowed to fail). Every result goes to the run's
-    `quality_results` dataset. A failure message names the source, the check, how many
-    rows fail and a few of them. Sources named as `reference` of a referential or drift
-    check are read too. See README, "Data quality", for every check's parameters.
+    monotonic, stuck, compare, constant, referential, drift), its parameters,
+    `severity` (`error` stops the run after every check has been evaluated and
+    recorded; `warn` only logs), `tolerance` (share of rows allowed to fail) and
+    `where`, a declarative condition on the rows the check applies to, e.g.
+    `{column: weather, "==": sun}`, `{column: gear, in: [D, R]}`,
+    `{column: x, is: null}`, combined with `all`/`any`. Durations take units
+    (`max_gap: 500ms`, `2s`, `1h`; a bare number is seconds). Every result goes to the
+    run's `quality_results` dataset. A failure message names the source, the check, how
+    many rows fail (and of how many rows the check applied to) and a few of them.
+    Sources named as `reference` of a referential or drift check are read too. See
+    README, "Data quality", for every check's parameters and failing count.
     """
 
     checks = Param(
