@@ -5,7 +5,8 @@
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
 persistence and memory, data-quality checks (issue 7), content hashing (issue "Engine
-core"), plus a profile of the demo run written next to the results.
+core"), the same workload against Kedro (issue 14), plus a profile of the demo run
+written next to the results.
 Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 import fig_cli
 import fig_demo
 import fig_hash
+import fig_kedro
 import fig_persistence
 import fig_quality
 import fig_steps
@@ -48,7 +50,7 @@ from report import Profile, render
 # "Engine core" (StepSpec/execute, run events, DataCatalog + DataHub, content hashing,
 # gc.freeze). Move it forward when a later round of engine work is to be judged.
 DEFAULT_BASELINE = "591bd97"
-FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing")
+FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "kedro")
 EXCERPT_LINES = 60
 
 
@@ -74,9 +76,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--kedro-venv",
         type=Path,
         default=BENCH_DIR / ".work" / "kedro-venv",
-        help="cached venv with kedro for the CLI comparison",
+        help="cached venv with kedro for the kedro comparisons",
     )
-    parser.add_argument("--no-kedro", action="store_true", help="skip the kedro comparison")
+    parser.add_argument(
+        "--no-kedro", action="store_true", help="skip kedro in the comparisons (CLI, workload)"
+    )
     parser.add_argument(
         "--baseline",
         default=DEFAULT_BASELINE,
@@ -242,6 +246,15 @@ class Bench:
         self.demo_data()
         return [fig_hash.figure(fig_hash.run_hashing(self.scale, self.project, self.work))]
 
+    def kedro(self) -> list[Figure]:
+        if self.args.no_kedro:
+            kedro = fig_cli.Kedro(None, "", "skipped: --no-kedro")
+        else:
+            kedro = fig_cli.find_kedro(
+                self.args.kedro_venv, install=not self.scale.quick, data=True
+            )
+        return [fig_kedro.measure(self.scale, self.work, kedro)]
+
     def run(self) -> int:
         started = time.perf_counter()
         chosen = self.args.only.split(",")
@@ -252,6 +265,7 @@ class Bench:
             "persistence": "Persistence",
             "quality": "Data-quality checks",
             "hashing": "Content hashing",
+            "kedro": fig_kedro.TITLE,
         }
         for name in FIGURES:
             if name in chosen:
@@ -294,6 +308,7 @@ def _figure_order(figure: Figure) -> int:
         "Memory",
         "Data-quality checks",
         "Content hashing",
+        fig_kedro.TITLE,
     ]
     return order.index(figure.title) if figure.title in order else len(order)
 

@@ -18,6 +18,8 @@ FIGURES = (
     "Persistence",
     "Memory",
     "Data-quality checks",
+    "Content hashing",
+    "Against Kedro on the same work",
 )
 ROWS = (
     "`python run.py --help`",
@@ -39,6 +41,10 @@ ROWS = (
     "allowed_values: evaluate() ÷ bare pandas",
     "hashing on ÷ hashing off",
     "fidelity guards on ÷ off",
+    "Data Replay: `python run.py pipeline`",
+    "Data Replay, peak RSS",
+    "Data Replay ÷ Kedro",
+    "same reports on both sides",
 )
 
 
