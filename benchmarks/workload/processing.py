@@ -20,14 +20,7 @@ import pandas as pd
 
 SENSOR_ERROR = -999.0  # what the loggers write when a sensor fails
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
-MODEL_COLUMNS = (
-    "reading_id",
-    "station_id",
-    "site_code",
-    "region",
-    "climate_zone",
-    "timestamp",
-    "date",
+FEATURES = (  # the model's inputs, in the order of its coefficients
     "temperature_c",
     "humidity_pct",
     "wind_ms",
@@ -37,6 +30,16 @@ MODEL_COLUMNS = (
     "hour_sin",
     "hour_cos",
     "weekend",
+)
+MODEL_COLUMNS = (
+    "reading_id",
+    "station_id",
+    "site_code",
+    "region",
+    "climate_zone",
+    "timestamp",
+    "date",
+    *FEATURES,
     "load_kw",
 )
 

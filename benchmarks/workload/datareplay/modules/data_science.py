@@ -7,22 +7,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from datareplay import BasePlugin, Param
 
-from ._processing import evaluate_model, split_data, train_model
+from ._processing import FEATURES, evaluate_model, split_data, train_model
 
 if TYPE_CHECKING:
     from datareplay import DataHub
-
-FEATURES = [
-    "temperature_c",
-    "humidity_pct",
-    "wind_ms",
-    "capacity_kw",
-    "age_years",
-    "elevation_m",
-    "hour_sin",
-    "hour_cos",
-    "weekend",
-]
 
 
 class SplitData(BasePlugin):
@@ -44,7 +32,7 @@ class TrainModel(BasePlugin):
     inputs: ClassVar[dict[str, str]] = {"train": "Training rows."}
     outputs: ClassVar[dict[str, str]] = {"model": "feature, coefficient (intercept first)."}
 
-    features = Param(FEATURES, "Columns the model uses.")
+    features = Param(list(FEATURES), "Columns the model uses.")
     target = Param("load_kw", "Column the model predicts.")
 
     def run(self, hub: DataHub) -> None:
