@@ -64,6 +64,20 @@ def test_yaml_values_are_read_by_the_core_schema(written: str, expected: Any, wh
     assert type(value) is type(expected)
 
 
+@pytest.mark.parametrize("text", ["1e400", "-1e999"])
+def test_floats_beyond_the_float_range_are_refused_not_made_infinite(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"is too large for a float; write -?\.inf"):
+        parse_yaml(f"a: {text}\n".encode(), source="f")
+    with pytest.raises(ConfigError, match=r"^--set a: .* too large for a float"):
+        Override.parse(f"a={text}")
+
+
+def test_a_yaml_1_1_directive_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^f:1: configuration is read as YAML 1\.2; remove"):
+        parse_yaml(b"%YAML 1.1\n---\na: yes\n", source="f")
+    assert parse_yaml(b"%YAML 1.2\n---\na: yes\n", source="f").data == {"a": "yes"}
+
+
 def test_nan_is_a_float() -> None:
     assert math.isnan(parse_yaml(b"a: .nan\n", source="f").data["a"])
 
@@ -167,7 +181,12 @@ def test_set_values_that_start_structured_must_be_whole(
 def test_set_value_is_the_text_as_written_or_its_yaml_value(text: str) -> None:
     if text.strip().startswith(("[", "{", '"', "'")):
         return  # structured values: covered by the tables above
-    value = Override.parse(f"k={text}").value
+    try:
+        value = Override.parse(f"k={text}").value
+    except ConfigError:  # only what a file refuses too (a float beyond the float range)
+        with pytest.raises(ConfigError):
+            parse_yaml(f"k: {text.strip()}\n".encode(), source="f")
+        return
     if isinstance(value, str):
         assert value == text  # never trimmed, cut at '#' or half-parsed
     else:  # a number, boolean or null: exactly what YAML 1.2 reads from the text alone

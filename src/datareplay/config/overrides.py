@@ -69,7 +69,10 @@ class Override:
                     f"(at most {MAX_NUMBER_CHARS:,}); to keep it as text, quote it: "
                     f"{origin} '{key}=\"...\"'"
                 )
-            value = plain_scalar(raw)
+            try:
+                value = plain_scalar(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{origin} {key}: {exc}") from None
             texts: dict[KeyPath, str] = {} if isinstance(value, str) else {(): stripped}
             return cls(key=key, value=value, add=add, origin=origin, texts=texts)
         try:

@@ -86,6 +86,7 @@ for _tag_name, _pattern, _first in _CORE_RESOLVERS:
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+_YAML11_DIRECTIVE = re.compile(r"%YAML[ \t]+1\.[01]\b")
 _IMPLICIT = [(tag, re.compile(pattern)) for tag, pattern, _ in _CORE_RESOLVERS[:4]]
 
 
@@ -128,7 +129,11 @@ def core_scalar(tag: str, text: str) -> Any:
         return special
     if not _FLOAT.fullmatch(text):
         raise ValueError(f"{text!r} is not a number")
-    return float(text)
+    value = float(text)
+    if math.isinf(value):
+        sign = "-" if text.startswith("-") else ""
+        raise ValueError(f"{text} is too large for a float; write {sign}.inf for infinity")
+    return value
 
 
 class YamlSyntaxError(ConfigError):
@@ -258,6 +263,11 @@ def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
         ) from exc
     if text.startswith("\ufeff"):
         text = text[1:]
+    if _YAML11_DIRECTIVE.match(text):
+        raise ConfigError(
+            f"{source}:1: configuration is read as YAML 1.2; remove the '%YAML 1.1' line "
+            "(and quote values that relied on YAML 1.1, such as yes/no or 17:45)"
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
