@@ -5,7 +5,8 @@
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
 persistence and memory, data-quality checks (issue 7), content hashing (issue "Engine
-core"), plus a profile of the demo run written next to the results.
+core"), scaling of the quality steps from 1 to 10 million rows, plus a profile of the
+demo run written next to the results.
 Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 """
 
@@ -27,6 +28,7 @@ import fig_demo
 import fig_hash
 import fig_persistence
 import fig_quality
+import fig_scaling
 import fig_steps
 import workspace
 from benchlib import (
@@ -48,7 +50,7 @@ from report import Profile, render
 # "Engine core" (StepSpec/execute, run events, DataCatalog + DataHub, content hashing,
 # gc.freeze). Move it forward when a later round of engine work is to be judged.
 DEFAULT_BASELINE = "591bd97"
-FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing")
+FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "scaling")
 EXCERPT_LINES = 60
 
 
@@ -242,6 +244,9 @@ class Bench:
         self.demo_data()
         return [fig_hash.figure(fig_hash.run_hashing(self.scale, self.project, self.work))]
 
+    def scaling(self) -> list[Figure]:
+        return [fig_scaling.measure(self.scale, self.work)]
+
     def run(self) -> int:
         started = time.perf_counter()
         chosen = self.args.only.split(",")
@@ -252,6 +257,7 @@ class Bench:
             "persistence": "Persistence",
             "quality": "Data-quality checks",
             "hashing": "Content hashing",
+            "scaling": "Scaling",
         }
         for name in FIGURES:
             if name in chosen:
@@ -294,6 +300,7 @@ def _figure_order(figure: Figure) -> int:
         "Memory",
         "Data-quality checks",
         "Content hashing",
+        "Scaling",
     ]
     return order.index(figure.title) if figure.title in order else len(order)
 

@@ -18,6 +18,8 @@ FIGURES = (
     "Persistence",
     "Memory",
     "Data-quality checks",
+    "Content hashing",
+    "Scaling",
 )
 ROWS = (
     "`python run.py --help`",
@@ -39,6 +41,7 @@ ROWS = (
     "allowed_values: evaluate() ÷ bare pandas",
     "hashing on ÷ hashing off",
     "fidelity guards on ÷ off",
+    "DataProfiler: ns per row,",
 )
 
 
