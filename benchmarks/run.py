@@ -5,8 +5,8 @@
 
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
 persistence and memory, data-quality checks (issue 7), content hashing (issue "Engine
-core"), the same workload against Kedro (issue 14), plus a profile of the demo run
-written next to the results.
+core"), scaling of the quality steps from 1 to 10 million rows, the same workload
+against Kedro (issue 14), plus a profile of the demo run written next to the results.
 Everything runs on a throwaway copy of the project under ``benchmarks/.work/``.
 """
 
@@ -29,6 +29,7 @@ import fig_hash
 import fig_kedro
 import fig_persistence
 import fig_quality
+import fig_scaling
 import fig_steps
 import workspace
 from benchlib import (
@@ -50,7 +51,7 @@ from report import Profile, render
 # "Engine core" (StepSpec/execute, run events, DataCatalog + DataHub, content hashing,
 # gc.freeze). Move it forward when a later round of engine work is to be judged.
 DEFAULT_BASELINE = "591bd97"
-FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "kedro")
+FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "scaling", "kedro")
 EXCERPT_LINES = 60
 
 
@@ -246,6 +247,9 @@ class Bench:
         self.demo_data()
         return [fig_hash.figure(fig_hash.run_hashing(self.scale, self.project, self.work))]
 
+    def scaling(self) -> list[Figure]:
+        return [fig_scaling.measure(self.scale, self.work)]
+
     def kedro(self) -> list[Figure]:
         if self.args.no_kedro:
             kedro = fig_cli.Kedro(None, "", "skipped: --no-kedro")
@@ -265,6 +269,7 @@ class Bench:
             "persistence": "Persistence",
             "quality": "Data-quality checks",
             "hashing": "Content hashing",
+            "scaling": "Scaling",
             "kedro": fig_kedro.TITLE,
         }
         for name in FIGURES:
@@ -308,6 +313,7 @@ def _figure_order(figure: Figure) -> int:
         "Memory",
         "Data-quality checks",
         "Content hashing",
+        "Scaling",
         fig_kedro.TITLE,
     ]
     return order.index(figure.title) if figure.title in order else len(order)

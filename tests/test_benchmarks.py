@@ -19,6 +19,7 @@ FIGURES = (
     "Memory",
     "Data-quality checks",
     "Content hashing",
+    "Scaling",
     "Against Kedro on the same work",
 )
 ROWS = (
@@ -41,6 +42,7 @@ ROWS = (
     "allowed_values: evaluate() ÷ bare pandas",
     "hashing on ÷ hashing off",
     "fidelity guards on ÷ off",
+    "DataProfiler: ns per row,",
     "Data Replay: `python run.py pipeline`",
     "Data Replay, peak RSS",
     "Data Replay ÷ Kedro",
