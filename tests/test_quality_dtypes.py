@@ -117,9 +117,9 @@ TABLE: dict[str, dict[str, Any]] = {
     "not_null where is null": {"number": (0, 3), "text": (0, 3), "bool": (0, 3), "time": (0, 3)},
 }
 REASONS = {
-    ("range", "text"): "column 'x' holds text; range needs numbers",
-    ("range", "bool"): "column 'x' holds true/false values; range needs numbers",
-    ("range", "time"): "column 'x' holds times; range needs numbers",
+    ("range", "text"): "column 'x' holds text; range needs numbers or durations",
+    ("range", "bool"): "column 'x' holds true/false values; range needs numbers or durations",
+    ("range", "time"): "column 'x' holds times; range needs numbers or durations",
     ("monotonic", "text"): "column 'x' holds text; monotonic needs numbers or times",
     ("monotonic", "bool"): "column 'x' holds true/false values; monotonic needs numbers or times",
     ("drift", "text"): "column 'x' holds text; drift needs numbers or times",

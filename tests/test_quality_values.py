@@ -335,3 +335,25 @@ def test_allowed_values_of_another_kind_are_a_reason(
     result = run({"check": "allowed_values", "column": "x", "values": values}, frame)
     assert not result.usable
     assert result.message.startswith(reason), result.message
+
+
+# -- durations and their text -------------------------------------------------------------------
+
+
+def test_timedelta_columns_take_range_and_monotonic_in_seconds() -> None:
+    waits = pd.Series(pd.to_timedelta([1, 2, 30, 4], unit="s"))
+    frame = pd.DataFrame({"w": waits})
+    assert run({"check": "range", "column": "w", "max": 10}, frame).failing == 1
+    result = run({"check": "monotonic", "column": "w", "max_gap": "10s"}, frame)
+    assert (result.usable, result.failing) == (True, 2)  # the jump to 30s and the step back
+    assert result.message.startswith("1 step not increasing, 1 gap over 10s (largest 28s")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(1e-6, "1us"), (61, "61s"), (90, "1.5min"), (20.7123, "20.71s"), (float("inf"), "infinite")],
+)
+def test_durations_are_written_as_people_do(seconds: float, text: str) -> None:
+    from datareplay.quality.durations import format_duration
+
+    assert format_duration(seconds) == text

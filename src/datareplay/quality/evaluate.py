@@ -401,7 +401,7 @@ def _ordered(series: pd.Series) -> bool:
 def _range(scope: _Scope, _: Lookup) -> CheckResult:
     """Bounds compared as ``compare`` does: integers exactly, however large."""
     p = scope.params
-    _needs(scope, p.column, ("number",), "range needs numbers")
+    _needs(scope, p.column, ("number", "duration"), "range needs numbers or durations")
     series = scope.frame[p.column]
     inside = np.array(series.notna().to_numpy(), dtype=bool)
     if p.min is not None:
@@ -488,11 +488,11 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
     """
     p = scope.params
     column = scope.frame[p.column]
-    _needs(scope, p.column, ("number", "time"), "monotonic needs numbers or times")
+    _needs(scope, p.column, ("number", "time", "duration"), "monotonic needs numbers or times")
     present = column.notna().to_numpy()
     everywhere = bool(present.all())
     part = comparable(column if everywhere else column[present])
-    times = kind(part) == "time"
+    times = kind(part) in ("time", "duration")
     limit: float | None = p.max_gap
     if times:
         values, unit_ns = _ticks(part)
@@ -546,7 +546,8 @@ def _ticks(times: pd.Series) -> tuple[np.ndarray, int]:
     """
     unit = str(times.dt.unit)
     unit_ns = int(pd.Timedelta(1, unit=unit) // pd.Timedelta(1, unit="ns"))
-    return times.to_numpy(dtype=f"datetime64[{unit}]").view("i8"), unit_ns
+    base = "timedelta64" if pd.api.types.is_timedelta64_dtype(times.dtype) else "datetime64"
+    return times.to_numpy(dtype=f"{base}[{unit}]").view("i8"), unit_ns
 
 
 def _stuck(scope: _Scope, _: Lookup) -> CheckResult:
