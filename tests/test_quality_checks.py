@@ -242,7 +242,7 @@ def test_range_on_text_column_is_a_failed_result_not_an_exception() -> None:
     # "a check never raises on bad data: an impossible comparison is a failed result"
     result = run({"check": "range", "column": "s", "min": 0}, frame(s=["a", "b"]))
     assert not result.passed
-    assert result.failing > 0
+    assert (result.failing, result.usable) == (0, False)
 
 
 # -- allowed_values ----------------------------------------------------------------------
@@ -421,7 +421,7 @@ def test_monotonic_strict_rejects_repeats_non_strict_accepts_them() -> None:
     strict = run({"check": "monotonic", "column": "t"}, data)
     assert (strict.passed, strict.failing) == (False, 1)
     assert strict.sample == [{"row": 2, "t": 1.0}]
-    assert strict.message.startswith("1 steps not increasing; 1 of 4 rows")
+    assert strict.message.startswith("1 step not increasing; 1 of 4 rows")
     assert run({"check": "monotonic", "column": "t", "strict": False}, data).passed
 
 
@@ -429,7 +429,7 @@ def test_monotonic_non_strict_rejects_decreases() -> None:
     data = frame(t=[0.0, 2.0, 1.0, 3.0])
     result = run({"check": "monotonic", "column": "t", "strict": False}, data)
     assert (result.failing, result.sample) == (1, [{"row": 2, "t": 1.0}])
-    assert result.message.startswith("1 steps decreasing;")
+    assert result.message.startswith("1 step decreasing;")
 
 
 def test_monotonic_max_gap_names_the_largest_gap() -> None:
@@ -570,7 +570,7 @@ def test_referential_with_missing_reference_column_fails() -> None:
         frame(k=[1, 2, 3]),
         lookup=lambda name: frame(id=[1]),
     )
-    assert (result.passed, result.failing, result.total) == (False, 3, 3)
+    assert (result.passed, result.failing, result.total) == (False, 0, 3)
     assert result.message == "reference 'ref' has no column 'zz'"
 
 
@@ -733,10 +733,12 @@ def test_tolerance_boundary_is_inclusive_despite_float_rounding(
     ],
 )
 def test_missing_column_is_a_failed_result(item: dict[str, Any]) -> None:
-    result = run(item, frame(x=[1.0, 2.0, 3.0], y=[1, 2, 3]))
+    result = run({**item, "severity": "warn"}, frame(x=[1.0, 2.0, 3.0], y=[1, 2, 3]))
     assert not result.passed
     assert result.message == "column 'missing' is missing (columns: x, y)"
-    assert (result.failing, result.total) == (3, 3)
+    # a mistake in the check, not failing rows: it stops the run whatever its severity
+    assert (result.failing, result.total, result.usable) == (0, 3, False)
+    assert result.blocking
 
 
 def test_schema_missing_column_is_its_own_message() -> None:
@@ -757,7 +759,7 @@ def test_non_dataframe_input_is_a_failed_result(value: Any, kind: str) -> None:
     ):
         result = run(item, value)
         assert not result.passed
-        assert (result.failing, result.total) == (1, 1)
+        assert (result.failing, result.total, result.blocking) == (0, 0, True)
         assert result.message == f"is a {kind}, not a DataFrame; checks need a table"
 
 
@@ -826,6 +828,7 @@ FIELDS = [
     "sample",
     "params",
     "step",
+    "usable",
 ]
 
 

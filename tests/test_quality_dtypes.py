@@ -110,18 +110,19 @@ TABLE: dict[str, dict[str, Any]] = {
     # the most common value (7, 'g', True: first of a tie, 07:00) - missing values differ
     "constant": {"number": (5, 8), "text": (5, 8), "bool": (4, 7), "time": (5, 8)},
     "referential": {"number": (3, 3), "text": (3, 3), "bool": (4, 4), "time": (3, 3)},
-    "drift": {"number": (0, 0), "text": (1, 1), "bool": (0, 0), "time": (0, 0)},
+    "drift": {"number": (0, 0), "text": UNUSABLE, "bool": (0, 0), "time": (0, 0)},
     # where: the rows holding one of two values (3 rows; 4 False), at most 2 of them
     "row_count where in": {"number": (1, 1), "text": (1, 1), "bool": (2, 2), "time": (1, 1)},
     # where: only the missing rows; not_null fails on each of them
     "not_null where is null": {"number": (0, 3), "text": (0, 3), "bool": (0, 3), "time": (0, 3)},
 }
 REASONS = {
-    ("range", "text"): "column 'x' holds text; range needs numbers",
-    ("range", "bool"): "column 'x' holds true/false values; range needs numbers",
-    ("range", "time"): "column 'x' holds times; range needs numbers",
+    ("range", "text"): "column 'x' holds text; range needs numbers or durations",
+    ("range", "bool"): "column 'x' holds true/false values; range needs numbers or durations",
+    ("range", "time"): "column 'x' holds times; range needs numbers or durations",
     ("monotonic", "text"): "column 'x' holds text; monotonic needs numbers or times",
     ("monotonic", "bool"): "column 'x' holds true/false values; monotonic needs numbers or times",
+    ("drift", "text"): "column 'x' holds text; drift needs numbers or times",
 }
 
 
@@ -183,8 +184,8 @@ def test_every_check_on_every_dtype(label: str, family: str, missing: bool) -> N
     result, column = run_on(label, family, missing)
     expected = TABLE[label][kind]
     if expected == UNUSABLE:
-        assert not result.passed
-        assert (result.failing, result.total) == (len(column), len(column))
+        assert (result.passed, result.usable) == (False, False)
+        assert (result.failing, result.total) == (0, len(column))
         assert result.message == REASONS[(label.split()[0], kind)]
         return
     failing = expected[1] if missing else expected[0]
@@ -255,7 +256,7 @@ def test_a_text_value_against_a_number_column_is_a_reason_not_an_error() -> None
     result = evaluate(spec, frame, source="s", lookup=lambda n: None)
     assert not result.passed
     assert result.message == "column 'x' holds numbers, 'ten' is text"
-    assert (result.failing, result.total) == (2, 2)
+    assert (result.failing, result.total, result.usable) == (0, 2, False)
 
 
 # -- odd tables never make a check raise -------------------------------------------------

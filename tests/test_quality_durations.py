@@ -121,7 +121,7 @@ def test_a_one_hour_dropout_fails_at_every_resolution(unit: str, family: str) ->
     frame = pd.DataFrame({"t": times(stamps, unit, family)})
     five = gap_check(frame, 5)
     assert (five.passed, five.failing) == (False, 1)
-    assert five.message.startswith("1 gaps over 5s (largest 1h after t=2024-03-01 10:00:01")
+    assert five.message.startswith("1 gap over 5s (largest 1h after t=2024-03-01 10:00:01")
     assert [row["row"] for row in five.sample] == [2]
     assert gap_check(frame, "30min").failing == 1
     assert gap_check(frame, "1h").passed  # a gap of exactly max_gap is allowed
@@ -161,7 +161,7 @@ def test_gaps_on_a_numeric_time_column_are_seconds() -> None:
     ints = pd.DataFrame({"t_s": pd.Series([0, 1, 5, None, 6], dtype="Int64")})
     result = gap_check(ints, "2s")
     assert (result.failing, result.sample) == (1, [{"row": 2, "t_s": 5}])
-    assert result.message.startswith("1 gaps over 2s (largest 4s after t_s=1, row 1)")
+    assert result.message.startswith("1 gap over 2s (largest 4s after t_s=1, row 1)")
 
 
 def test_missing_times_are_skipped_not_steps() -> None:
@@ -170,7 +170,7 @@ def test_missing_times_are_skipped_not_steps() -> None:
     result = gap_check(frame, "5min")
     assert (result.failing, result.total) == (1, 5)
     assert [row["row"] for row in result.sample] == [4]  # the step back, at its own row
-    assert result.message.startswith("1 steps not increasing;")
+    assert result.message.startswith("1 step not increasing;")
 
 
 def test_numeric_gaps_with_nan_and_inf_raise_no_warning() -> None:

@@ -80,6 +80,8 @@ def render_quality(results: Sequence[Any]) -> str:
     rows = [("source", "check", "severity", "result", "failing", "rows")]
     for r in results:
         verdict = "passed" if r.passed else "FAILED"
+        if not getattr(r, "usable", True):
+            verdict = "UNUSABLE"  # the check itself is wrong: a missing column...
         rows.append((r.source, r.check, r.severity, verdict, f"{r.failing:,}", f"{r.total:,}"))
     failed = sum(not r.passed for r in results)
     return f"\ndata quality: {len(results)} checks, {failed} failed\n{table(rows)}"

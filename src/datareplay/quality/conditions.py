@@ -137,7 +137,10 @@ def parse_condition(raw: Any, *, path: str = "") -> Test | Group:
         )
     column = raw["column"]
     if not isinstance(column, str) or not column:
-        raise ValueError(f"{_key(path, 'column')}: a column name is text, got {column!r}")
+        raise ValueError(
+            f"{_key(path, 'column')}: a column name is text, got {column!r}"
+            + (f"; quote it: column: '{column}'" if column not in (None, "") else "")
+        )
     rest = {key: value for key, value in raw.items() if key != "column"}
     for key in rest:
         if key not in _TEST_KEYS:
@@ -188,6 +191,8 @@ def _scalar(value: Any, path: str) -> Any:
         raise ValueError(
             f"{path}: {value!r} is not a single value (a number, text, true/false or a date)"
         )
+    if isinstance(value, float) and value != value:
+        raise ValueError(f"{path}: NaN matches nothing; test a missing value with is: null")
     return value
 
 

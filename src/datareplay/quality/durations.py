@@ -58,9 +58,17 @@ def parse_duration(value: Any) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """``seconds`` in the largest unit that keeps the number at least 1: ``20.7s``, ``1.5h``."""
+    """``seconds`` in the largest unit that keeps the number at least 1 and writes it
+    exactly when one does: ``20.7s``, ``1.5h``, ``61s`` (not ``1.017min``), ``1us``."""
     size = abs(seconds)
-    if size == 0 or not math.isfinite(size):
-        return f"{seconds:g}s"
-    unit = next((u for u in _SHOWN if size >= UNITS[u]), "ns")
-    return f"{seconds / float(UNITS[unit]):.4g}{unit}"
+    if not math.isfinite(size):
+        return "infinite" if seconds > 0 else "-infinite" if seconds < 0 else "NaN"
+    if size == 0:
+        return "0s"
+    # 1e-6 is a hair under a microsecond in floats: compare with a relative slack
+    fits = [u for u in _SHOWN if size >= float(UNITS[u]) * (1 - 1e-9)] or ["ns"]
+    for unit in fits:  # the largest unit that writes the value exactly in 4 digits (61s)
+        value = seconds / float(UNITS[unit])
+        if math.isclose(float(f"{value:.4g}"), value, rel_tol=1e-9):
+            return f"{value:.4g}{unit}"
+    return f"{seconds / float(UNITS[fits[0]]):.4g}{fits[0]}"

@@ -1,13 +1,15 @@
 """Running checks on pandas DataFrames; every outcome is a ``CheckResult`` row.
 
-Range, allowed values and referential integrity use pandera's check library; the others
-are vectorised numpy/pandas. Every check reads NumPy, nullable, categorical and
+Allowed values and referential integrity use pandera's check library; the others are
+vectorised numpy/pandas. Every check reads NumPy, nullable, categorical and
 pyarrow-backed columns alike (``quality.values``) and skips missing values — only
 ``not_null`` and ``constant`` count them. A check with a ``where`` condition judges only
 the rows where it holds: its ``total`` is their number and its message says which rows
 ("of 1,234 rows where weather == 'sun'"); sample rows keep their position in the whole
-frame. A check never raises on bad data: a missing column, a condition or a comparison
-that cannot be evaluated is itself a failed result with the reason.
+frame. A check never raises on bad data: a check that cannot be judged (a missing column,
+a value of another kind than its column, a comparison that cannot be evaluated) is a
+result marked not ``usable`` — blocking whatever its severity, since the check itself is
+wrong, with no failing rows and the reason as its message.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ import pandas as pd
 from datareplay.errors import did_you_mean
 from datareplay.quality.durations import format_duration
 from datareplay.quality.specs import CheckSpec
-from datareplay.quality.values import KINDS, Incomparable, coerce, comparable, holds, kind
+from datareplay.quality.values import (
+    KINDS,
+    Incomparable,
+    coerce,
+    comparable,
+    holds,
+    kind,
+    value_kind,
+)
 
 SAMPLE_ROWS = 5
 Lookup = Callable[[str], Any]
@@ -49,11 +59,13 @@ class CheckResult:
     sample: list[dict[str, Any]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     step: str = ""
+    usable: bool = True  # False: the check could not be judged on this data
 
     @property
     def blocking(self) -> bool:
-        """A failed check of severity error: the run must stop."""
-        return not self.passed and self.severity == "error"
+        """A failed check of severity error, or one that could not be judged: the run must
+        stop."""
+        return not self.passed and (self.severity == "error" or not self.usable)
 
     def line(self) -> str:
         """One line for logs and errors."""
@@ -81,18 +93,29 @@ def evaluate(
     """Run one check on ``frame`` (a DataFrame); ``lookup(name)`` loads a reference source.
 
     Never raises on data: what cannot be judged (not a DataFrame, a missing column, text
-    compared with numbers) is a failed result whose message gives the reason, with every
-    row the check applies to counted as failing.
+    compared with numbers) is a result that is not ``usable``, whose message gives the
+    reason.
     """
     if not isinstance(frame, pd.DataFrame):
         scope = _Scope(spec, source, step, pd.DataFrame())
-        reason = f"is a {type(frame).__name__}, not a DataFrame; checks need a table"
-        return scope.result(False, 1, reason, total=1)
-    scope = _Scope(spec, source, step, _reset(frame))
+        return scope.unusable(f"is a {type(frame).__name__}, not a DataFrame; checks need a table")
+    if isinstance(frame.columns, pd.MultiIndex):
+        scope = _Scope(spec, source, step, frame.iloc[:, :0])
+        return scope.unusable(
+            f"has {frame.columns.nlevels} levels of column labels; checks name single "
+            "columns: flatten them first (df.columns = ['_'.join(map(str, c)) for c in "
+            "df.columns])"
+        )
+    scope = _Scope(spec, source, step, _reset(_text_labels(frame)))
     if spec.name != "schema":
         names = [str(c) for c in frame.columns]
         for column in spec.columns:
-            if column not in frame.columns:
+            if column not in scope.frame.columns:
+                if column in [str(n) for n in frame.index.names if n is not None]:
+                    return scope.unusable(
+                        f"column '{column}' is the index; reset_index() or name a column "
+                        f"(columns: {', '.join(names)})"
+                    )
                 return scope.unusable(
                     f"column '{column}' is missing{did_you_mean(column, names)} "
                     f"(columns: {', '.join(names)})"
@@ -107,6 +130,10 @@ def evaluate(
             scope = scope.narrowed()
         except _DATA_ERRORS as exc:
             return scope.unusable(f"where {spec.params.where.describe()}: {_reason(exc)}")
+        if len(scope.frame) == 0 and len(frame):
+            return scope.result(
+                True, 0, f"no {scope.rows} (of {len(frame):,} rows); nothing to judge"
+            )
     try:
         return _CHECKS[spec.name](scope, lookup)
     except _DATA_ERRORS as exc:  # e.g. comparing text with numbers
@@ -121,7 +148,23 @@ _DATA_ERRORS = (TypeError, ValueError, NotImplementedError)
 def _reason(exc: Exception) -> str:
     if isinstance(exc, Incomparable):
         return str(exc)
-    return f"cannot be evaluated on this data: {type(exc).__name__}: {exc}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, TypeError) and "unhashable type" in text:
+        cells = text.split(":")[-1].strip().strip("'")
+        return f"cells hold {cells}s, not single values; checks compare one value per cell"
+    return f"cannot be evaluated on this data: {type(exc).__name__}: {text}"
+
+
+def _text_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column labels as text, as checks name them (``0`` is ``'0'``), when that keeps them
+    apart."""
+    labels = list(frame.columns)
+    if all(isinstance(c, str) for c in labels):
+        return frame
+    text = [str(c) for c in labels]
+    if len(set(text)) != len(set(labels)):
+        return frame
+    return frame.set_axis(text, axis=1)
 
 
 def _reset(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,8 +224,8 @@ class _Scope:
         )
 
     def unusable(self, reason: str) -> CheckResult:
-        """A failed result for data the check cannot judge: every row counts as failing."""
-        return self.result(False, len(self.frame), reason)
+        """The check cannot judge this data: not usable, blocking, no row counted."""
+        return replace(self.result(False, 0, reason), usable=False)
 
     def judged(self, bad: np.ndarray, what: str, verdict: str = "") -> CheckResult:
         """A result from a boolean mask of failing rows, with a sample of them.
@@ -219,6 +262,11 @@ class _Scope:
             {"row": self.row(position), **{c: _plain(v.iloc[i]) for c, v in picked.items()}}
             for i, position in enumerate(positions)
         ]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 gap``, ``3 gaps``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _plain(value: Any) -> Any:
@@ -267,9 +315,12 @@ def _needs(scope: _Scope, column: str, allowed: tuple[str, ...], what: str) -> N
 def _schema(scope: _Scope, _: Lookup) -> CheckResult:
     frame, params = scope.frame, scope.params
     problems = []
+    names = list(frame.columns)
     for column, dtype in params.columns.items():
         if column not in frame.columns:
             problems.append(f"column '{column}' is missing")
+        elif names.count(column) > 1:
+            problems.append(f"column '{column}' appears {names.count(column)} times")
         elif dtype is not None and not _dtype_matches(frame[column].dtype, dtype):
             problems.append(f"column '{column}' is {frame[column].dtype}, expected {dtype}")
     if params.strict:
@@ -282,21 +333,30 @@ def _schema(scope: _Scope, _: Lookup) -> CheckResult:
 
 
 def _dtype_matches(actual: Any, expected: str) -> bool:
+    """A family name (``int``) matches its kind; an exact name (``int64``) matches that
+    dtype in any storage: NumPy ``int64``, nullable ``Int64`` and ``int64[pyarrow]``."""
     from pandas.api import types
 
-    expected = expected.lower()
-    families = {
-        "float": types.is_float_dtype,
-        "int": types.is_integer_dtype,
-        "bool": types.is_bool_dtype,
-        "str": types.is_string_dtype,
-        "string": types.is_string_dtype,
-        "datetime": types.is_datetime64_any_dtype,
-        "numeric": types.is_numeric_dtype,
-    }
-    if expected in families:
-        return bool(families[expected](actual))
-    return str(actual).lower() == expected
+    from datareplay.quality.specs import DTYPE_FAMILIES
+
+    if expected.lower() in DTYPE_FAMILIES:
+        test = getattr(types, DTYPE_FAMILIES[expected.lower()])
+        return bool(test(actual))
+    if str(actual).lower() == expected.lower():
+        return True
+    try:
+        wanted = pd.api.types.pandas_dtype(expected)
+    except TypeError:
+        return False
+    return _storage_free(actual) == _storage_free(wanted)
+
+
+def _storage_free(dtype: Any) -> str:
+    """The NumPy dtype behind a nullable or pyarrow one (``Int64`` -> ``int64``)."""
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    return str(numpy_dtype if isinstance(numpy_dtype, np.dtype) else dtype).lower()
 
 
 def _not_null(scope: _Scope, _: Lookup) -> CheckResult:
@@ -339,20 +399,19 @@ def _ordered(series: pd.Series) -> bool:
 
 
 def _range(scope: _Scope, _: Lookup) -> CheckResult:
-    import pandera.pandas as pa
-
+    """Bounds compared as ``compare`` does: integers exactly, however large."""
     p = scope.params
-    _needs(scope, p.column, ("number",), "range needs numbers")
-    if p.min is not None and p.max is not None:
-        check = pa.Check.in_range(
-            p.min, p.max, include_min=p.min_inclusive, include_max=p.max_inclusive
-        )
-    elif p.min is not None:
-        check = pa.Check.ge(p.min) if p.min_inclusive else pa.Check.gt(p.min)
-    else:
-        check = pa.Check.le(p.max) if p.max_inclusive else pa.Check.lt(p.max)
-    bad = _pandera_mask(check, comparable(scope.frame[p.column]))
-    return scope.judged(bad, "are in range")
+    _needs(scope, p.column, ("number", "duration"), "range needs numbers or durations")
+    series = scope.frame[p.column]
+    inside = np.array(series.notna().to_numpy(), dtype=bool)
+    if p.min is not None:
+        low = coerce(p.min, series, column=p.column)
+        inside &= holds(series, ">=" if p.min_inclusive else ">", low)
+    if p.max is not None:
+        high = coerce(p.max, series, column=p.column)
+        inside &= holds(series, "<=" if p.max_inclusive else "<", high)
+    bad = series.notna().to_numpy() & ~inside
+    return scope.judged(np.asarray(bad, dtype=bool), "are in range")
 
 
 def _allowed(scope: _Scope, _: Lookup) -> CheckResult:
@@ -360,14 +419,26 @@ def _allowed(scope: _Scope, _: Lookup) -> CheckResult:
 
     p = scope.params
     series = scope.frame[p.column]
+    target = kind(series)
     allowed = []
     for value in p.values:
         try:
             allowed.append(coerce(value, series, column=p.column))
-        except Incomparable:
-            continue  # a value of another kind can never occur in this column
-    bad = _pandera_mask(pa.Check.isin(allowed), series)
+        except Incomparable as exc:
+            raise Incomparable(
+                f"values: {exc}{_QUOTING.get((target, value_kind(value)), '')}"
+            ) from None
+    bad = _pandera_mask(pa.Check.isin(allowed), comparable(series))
     return scope.judged(bad, "hold allowed values")
+
+
+# (column kind, value kind) -> how to write the value in YAML
+_QUOTING = {
+    ("text", "number"): " (quote numbers meant as text: values: ['1', '2'])",
+    ("text", "bool"): " (quote true/false meant as text: values: ['yes', 'no'])",
+    ("number", "text"): " (write numbers without quotes: values: [1, 2])",
+    ("bool", "text"): " (write true or false without quotes)",
+}
 
 
 def _regex(scope: _Scope, _: Lookup) -> CheckResult:
@@ -377,6 +448,11 @@ def _regex(scope: _Scope, _: Lookup) -> CheckResult:
     present = series.notna().to_numpy()
     everywhere = bool(present.all())
     text = series if everywhere else series[present]
+    if kind(text) == "other" and pd.api.types.infer_dtype(text, skipna=True) == "bytes":
+        raise Incomparable(
+            f"column '{p.column}' holds bytes; decode them first "
+            "(df[column].str.decode('utf-8')) to match a pattern"
+        )
     if not isinstance(text.dtype, pd.StringDtype):
         text = text.astype(str)
     if p.match == "full":
@@ -412,11 +488,11 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
     """
     p = scope.params
     column = scope.frame[p.column]
-    _needs(scope, p.column, ("number", "time"), "monotonic needs numbers or times")
+    _needs(scope, p.column, ("number", "time", "duration"), "monotonic needs numbers or times")
     present = column.notna().to_numpy()
     everywhere = bool(present.all())
-    part = column if everywhere else column[present]
-    times = kind(part) == "time"
+    part = comparable(column if everywhere else column[present])
+    times = kind(part) in ("time", "duration")
     limit: float | None = p.max_gap
     if times:
         values, unit_ns = _ticks(part)
@@ -431,7 +507,13 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
         steps = np.diff(values)
         after, before = values[1:], values[:-1]
         backward = after <= before if p.strict else after < before
-        gaps = steps > limit if limit is not None else np.zeros_like(backward)
+        if limit is None:
+            gaps = np.zeros_like(backward)
+        elif times or values.dtype.kind in "iu":
+            gaps = steps > limit
+        else:  # seconds in floats: 0.1 steps come out as 0.10000000000002274
+            slack = np.fmax(8 * np.spacing(np.fmax(abs(after), abs(before))), 1e-9 * limit)
+            gaps = steps - limit > slack
     flagged = np.zeros(len(values), dtype=bool)
     flagged[1:] = backward | gaps
     bad = _scatter(flagged, None if everywhere else present)
@@ -439,7 +521,8 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
     parts = []
     if backward.any():
         parts.append(
-            f"{int(backward.sum()):,} steps {'not increasing' if p.strict else 'decreasing'}"
+            f"{_count(int(backward.sum()), 'step')} "
+            f"{'not increasing' if p.strict else 'decreasing'}"
         )
     if gaps.any():
         at = np.flatnonzero(gaps)
@@ -447,7 +530,7 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
         last = _plain(part.iloc[largest])  # the value before the largest gap
         row = scope.row(int(np.flatnonzero(present)[largest]) if not everywhere else largest)
         parts.append(
-            f"{int(gaps.sum()):,} gaps over {format_duration(p.max_gap)} (largest "
+            f"{_count(int(gaps.sum()), 'gap')} over {format_duration(p.max_gap)} (largest "
             f"{format_duration(float(steps[largest]) * unit_s)} after "
             f"{p.column}={_fmt(last)}, row {row})"
         )
@@ -463,7 +546,8 @@ def _ticks(times: pd.Series) -> tuple[np.ndarray, int]:
     """
     unit = str(times.dt.unit)
     unit_ns = int(pd.Timedelta(1, unit=unit) // pd.Timedelta(1, unit="ns"))
-    return times.to_numpy(dtype=f"datetime64[{unit}]").view("i8"), unit_ns
+    base = "timedelta64" if pd.api.types.is_timedelta64_dtype(times.dtype) else "datetime64"
+    return times.to_numpy(dtype=f"{base}[{unit}]").view("i8"), unit_ns
 
 
 def _stuck(scope: _Scope, _: Lookup) -> CheckResult:
@@ -545,8 +629,14 @@ def _reference(spec: CheckSpec, lookup: Lookup) -> tuple[pd.Series | None, str]:
     p = spec.params
     reference = lookup(p.reference)
     column = p.reference_column or p.column
-    if not isinstance(reference, pd.DataFrame) or column not in reference.columns:
-        return None, f"reference '{p.reference}' has no column '{column}'"
+    if not isinstance(reference, pd.DataFrame):
+        return None, f"reference '{p.reference}' is a {type(reference).__name__}, not a table"
+    if column not in reference.columns:
+        names = [str(c) for c in reference.columns]
+        return (
+            None,
+            f"reference '{p.reference}' has no column '{column}'{did_you_mean(column, names)}",
+        )
     return reference[column], f"{p.reference}.{column}"
 
 
@@ -565,7 +655,7 @@ def _drift(scope: _Scope, lookup: Lookup) -> CheckResult:
     p = scope.params
     reference, label = _reference(scope.spec, lookup)
     if reference is None:
-        return scope.result(False, 1, label)
+        return scope.unusable(label)
     current = _numbers(scope.frame[p.column])
     expected = _numbers(reference)
     if len(current) == 0 or len(expected) == 0:
@@ -587,9 +677,13 @@ def _numbers(series: pd.Series) -> np.ndarray:
     if found in ("number", "bool"):
         values = np.asarray(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
         return np.asarray(values[~np.isnan(values)], dtype=float)
-    present = series.dropna()
+    present = comparable(series.dropna())
     if found == "empty":
         return np.array([], dtype=float)
+    if found not in ("time", "number"):
+        raise Incomparable(
+            f"column '{series.name}' holds {KINDS[found]}; drift needs numbers or times"
+        )
     if found == "time":
         ticks, unit_ns = _ticks(present)
         return np.asarray(ticks * (unit_ns / 1e9), dtype=float)

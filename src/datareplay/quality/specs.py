@@ -18,6 +18,7 @@ check fails in a second with the file and key named, never in the middle of a re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,6 +38,42 @@ from datareplay.quality.durations import parse_duration
 from datareplay.quality.values import OPERATORS, operator_hint
 
 Operator = Literal["<", "<=", "==", "!=", ">=", ">"]
+
+# schema dtype families -> the pandas.api.types test for them
+DTYPE_FAMILIES = {
+    "float": "is_float_dtype",
+    "int": "is_integer_dtype",
+    "bool": "is_bool_dtype",
+    "str": "is_string_dtype",
+    "string": "is_string_dtype",
+    "datetime": "is_datetime64_any_dtype",
+    "numeric": "is_numeric_dtype",
+}
+# exact dtype names offered as "did you mean" (pandas reads many more)
+_DTYPE_NAMES = (
+    *DTYPE_FAMILIES,
+    *(f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)),
+    "Int8", "Int16", "Int32", "Int64", "float32", "float64", "Float32", "Float64",
+    "boolean", "object", "category", "datetime64[ns]", "datetime64[us]", "datetime64[ms]",
+    "datetime64[s]", "timedelta64[ns]", "int64[pyarrow]", "double[pyarrow]",
+    "string[pyarrow]", "bool[pyarrow]", "timestamp[us][pyarrow]",
+)  # fmt: skip
+
+
+def _dtype_name(name: str) -> None:
+    """ValueError unless ``name`` is a dtype family or a dtype pandas knows."""
+    if name.lower() in DTYPE_FAMILIES:
+        return
+    from pandas.api.types import pandas_dtype
+
+    try:
+        pandas_dtype(name)
+    except TypeError:
+        raise ValueError(
+            f"unknown dtype {name!r}{did_you_mean(name, _DTYPE_NAMES)} (families: "
+            f"{', '.join(DTYPE_FAMILIES)}; or an exact name such as int64, Float64, "
+            "datetime64[ns], string[pyarrow])"
+        ) from None
 
 
 class _Check(BaseModel):
@@ -66,6 +103,19 @@ def _single_value(value: Any) -> Any:
         raise ValueError("a missing value equals nothing; not_null is the check for gaps")
     if not isinstance(value, SCALARS):
         raise ValueError(f"{value!r} is not a single value (a number, text, true/false or a date)")
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("NaN equals nothing; not_null is the check for gaps")
+    return value
+
+
+def _bound(value: Any) -> Any:
+    """A range bound: a number, never text, true/false or NaN."""
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number (write it without quotes: 10, 0.5, -3)")
+    if math.isnan(value):
+        raise ValueError("NaN is no bound (leave the side out for no bound)")
     return value
 
 
@@ -85,6 +135,17 @@ class SchemaCheck(_Check):
     columns: dict[str, str | None] = Field(min_length=1)
     strict: bool = False
 
+    @field_validator("columns")
+    @classmethod
+    def _known_dtypes(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for column, dtype in value.items():
+            if dtype is not None:
+                try:
+                    _dtype_name(dtype)
+                except ValueError as exc:
+                    raise ValueError(f"column '{column}': {exc}") from None
+        return value
+
     @field_validator("where")
     @classmethod
     def _no_rows(cls, value: Any) -> Any:
@@ -103,10 +164,15 @@ class UniqueCheck(_Columns):
 
 class RangeCheck(_Check):
     column: str
-    min: float | None = None
-    max: float | None = None
+    min: int | float | None = None  # an int stays one: compared exactly, however large
+    max: int | float | None = None
     min_inclusive: bool = True
     max_inclusive: bool = True
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return _bound(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> RangeCheck:
@@ -123,6 +189,21 @@ class RangeCheck(_Check):
 class AllowedValuesCheck(_Check):
     column: str
     values: list[Any] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _present(cls, value: list[Any]) -> list[Any]:
+        for item in value:
+            if item is None or (isinstance(item, float) and math.isnan(item)):
+                raise ValueError(
+                    f"{item!r} is a missing value; list present values only and check "
+                    "gaps with not_null"
+                )
+            if not isinstance(item, SCALARS):
+                raise ValueError(
+                    f"{item!r} is not a single value (a number, text, true/false or a date)"
+                )
+        return value
 
 
 class RegexCheck(_Check):
@@ -144,6 +225,12 @@ class RegexCheck(_Check):
 class RowCountCheck(_Check):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RowCountCheck:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
 
 
 class MonotonicCheck(_Check):
@@ -329,6 +416,7 @@ def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
                 f"(checks: {', '.join(MODELS)})"
             )
         params = {k: v for k, v in item.items() if k != "check"}
+        _text_names(params, f"{label}: check '{name}'")
         allowed = list(model.model_fields)
         if issubclass(model, _Columns):
             allowed.append("column")
@@ -347,6 +435,25 @@ def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
             raise ConfigError(f"{label}: check '{name}': {key}: {message}") from None
     _within_strict_schema(specs)
     return tuple(specs)
+
+
+def _text_names(params: dict[str, Any], label: str) -> None:
+    """Column names are text: ``column: 0`` is named by the key the user wrote."""
+    for key in ("column", "other", "reference_column", "reference"):
+        value = params.get(key)
+        if isinstance(value, int | float | bool):
+            raise ConfigError(
+                f"{label}: {key}: {value!r} is {type(value).__name__}, a name is text; "
+                f"quote it: {key}: '{value}'"
+            )
+    columns = params.get("columns")
+    if isinstance(columns, list):
+        for i, value in enumerate(columns):
+            if isinstance(value, int | float | bool):
+                raise ConfigError(
+                    f"{label}: columns[{i}]: {value!r} is {type(value).__name__}, a name is "
+                    f"text; quote it: '{value}'"
+                )
 
 
 def _within_strict_schema(specs: list[CheckSpec]) -> None:

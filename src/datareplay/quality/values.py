@@ -10,15 +10,20 @@ caller's choice, never an ``boolean value of NA is ambiguous`` error.
 
 A value from configuration is compared with a column of its own kind only: a number with
 numbers, text with text, true/false with booleans, a time (``2024-05-01`` or
-``"2024-05-01 12:00"``) with datetimes — a naive time is read in the column's time zone —
-and a duration (``500ms``, or seconds) with timedeltas. Anything else raises
-``Incomparable``, whose message the check reports as its result.
+``"2024-05-01 12:00"``, ISO 8601 only) with datetimes and dates — a naive time is read in
+the column's time zone, a wall-clock time a daylight-saving change skips counts from the
+first instant after it, a repeated one is the earlier — and a duration (``500ms``, or
+seconds) with timedeltas. Anything else raises ``Incomparable``, whose message the check
+reports as its result. ``comparable`` gives each kind one representation before any
+comparison: ordered categoricals keep their order, unordered ones become their values,
+dates and timestamps in any storage become pandas datetimes (compared by instant).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +73,7 @@ class Incomparable(ValueError):
 
 def kind(series: pd.Series) -> str:
     """What ``series`` holds: number, bool, text, time, duration, other (mixed objects) or
-    empty (an object column with no value at all)."""
+    empty (no value at all, or a pyarrow ``null`` column)."""
     import numpy as np
     import pandas as pd
     from pandas.api import types
@@ -79,8 +84,13 @@ def kind(series: pd.Series) -> str:
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
 
-        if pa.types.is_duration(dtype.pyarrow_dtype):
+        arrow = dtype.pyarrow_dtype
+        if pa.types.is_null(arrow):
+            return "empty"
+        if pa.types.is_duration(arrow):
             return "duration"
+        if pa.types.is_date(arrow) or pa.types.is_timestamp(arrow):
+            return "time"
     if types.is_bool_dtype(dtype):
         return "bool"
     if types.is_datetime64_any_dtype(dtype):
@@ -100,7 +110,8 @@ def kind(series: pd.Series) -> str:
         return "text"
     if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
         return "number"
-    return {"boolean": "bool", "datetime": "time", "timedelta": "duration"}.get(inferred, "other")
+    kinds = {"boolean": "bool", "datetime": "time", "date": "time", "timedelta": "duration"}
+    return kinds.get(inferred, "other")
 
 
 def value_kind(value: Any) -> str:
@@ -117,43 +128,125 @@ def value_kind(value: Any) -> str:
 
 
 def comparable(series: pd.Series) -> pd.Series:
-    """``series`` with a categorical read as its values (unordered ones refuse ``<``)."""
+    """``series`` as checks compare it, one representation per kind.
+
+    An ordered categorical stays one (it compares in category order); an unordered one
+    becomes its values, in their own dtype. Dates and timestamps (pyarrow ``date32``,
+    ``timestamp[..][pyarrow]``, Python dates, datetimes and Timestamps in an object column)
+    become pandas datetimes, so that times in any storage or zone compare by instant, and
+    pyarrow durations become timedeltas. Raises Incomparable for an object column mixing
+    times with and without a time zone.
+    """
+    import numpy as np
+    import pandas as pd
+    from pandas.api import types
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        if dtype.ordered:
+            return series
+        try:
+            plain = series.astype(dtype.categories.dtype)
+        except (TypeError, ValueError):  # integer categories with a missing value
+            plain = series.astype(object)
+        return comparable(plain)
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        arrow = dtype.pyarrow_dtype
+        if pa.types.is_date(arrow):
+            return series.astype("datetime64[ms]")
+        if pa.types.is_timestamp(arrow):
+            zone = f", {arrow.tz}" if arrow.tz else ""
+            return series.astype(f"datetime64[{arrow.unit}{zone}]")
+        if pa.types.is_duration(arrow):
+            return series.astype(f"timedelta64[{arrow.unit}]")
+        return series
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+        return series
+    inferred = types.infer_dtype(series, skipna=True)
+    if inferred in ("date", "datetime"):
+        present = series.dropna()
+        zoned = {getattr(v, "tzinfo", None) is not None for v in present}
+        if len(zoned) > 1:
+            raise Incomparable(f"column '{series.name}' mixes times with and without a time zone")
+        try:
+            return pd.to_datetime(series)
+        except (TypeError, ValueError):  # times in several zones: compare them as instants
+            return pd.to_datetime(series, utc=True)
+    return series
+
+
+def _zone(series: pd.Series) -> Any:
+    return getattr(series.dtype, "tz", None)
+
+
+def _is_decimal(series: pd.Series) -> bool:
+    import numpy as np
+    from pandas.api import types
+
+    dtype = series.dtype
+    return (
+        isinstance(dtype, np.dtype)
+        and dtype.kind == "O"
+        and types.infer_dtype(series, skipna=True) == "decimal"
+    )
+
+
+# an ISO 8601 date or date and time: 2024-05-01, 2024-05-01 17:45, 2024-05-01T17:45:00.5+02:00
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+    r"(?:\s*(?:Z|[+-]\d{2}(?::?\d{2})?))?)?"
+)
+
+
+def _timestamp(value: Any, series: pd.Series, column: str) -> Any:
+    """``value`` (ISO 8601 text, a date or a datetime) as a Timestamp in the column's zone."""
     import pandas as pd
 
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return pd.Series(series.to_numpy(), index=series.index, name=series.name)
-    return series
+    if isinstance(value, str) and not _ISO.fullmatch(value.strip()):
+        raise Incomparable(
+            f"{value!r} is not an ISO 8601 date or time (column '{column}' holds times): "
+            "write 2024-05-01 or '2024-05-01 17:45' (a time of day alone, 'now' or "
+            "01/05/2024 would depend on the day or the reader)"
+        )
+    try:
+        stamp = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError) as exc:
+        raise Incomparable(
+            f"{value!r} is not a time (column '{column}' holds times): {exc}"
+        ) from None
+    zone = _zone(series)
+    if zone is not None and stamp.tzinfo is None:
+        # a wall-clock time skipped by a daylight-saving change counts from the first
+        # instant after the change; a repeated one is the first (earlier) of the two
+        return stamp.tz_localize(zone, nonexistent="shift_forward", ambiguous=True)
+    if zone is None and stamp.tzinfo is not None:
+        raise Incomparable(f"{value!r} has a time zone, column '{column}' holds times without one")
+    return stamp
 
 
 def coerce(value: Any, series: pd.Series, *, column: str) -> Any:
     """``value`` as something ``series`` can be compared with; Incomparable if it cannot.
 
-    Text becomes a timestamp for a datetime column (in the column's time zone when it
-    has one) and a duration for a timedelta column; otherwise the kinds must agree.
+    ISO 8601 text or a date becomes a timestamp for a column of times or dates (in the
+    column's time zone when it has one), text or a number a duration for durations, a
+    float a Decimal for Decimal objects; otherwise the kinds must agree.
     """
+    import decimal
+
     import pandas as pd
 
     target, given = kind(series), value_kind(value)
     if target == "time" and given in ("text", "time"):
-        try:
-            stamp = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            raise Incomparable(f"{value!r} is not a time (column '{column}' holds times)") from None
-        zone = getattr(series.dtype, "tz", None)
-        if zone is None and isinstance(series.dtype, pd.ArrowDtype):
-            zone = getattr(series.dtype.pyarrow_dtype, "tz", None)
-        if zone is not None and stamp.tzinfo is None:
-            return stamp.tz_localize(zone)
-        if zone is None and stamp.tzinfo is not None:
-            raise Incomparable(
-                f"{value!r} has a time zone, column '{column}' holds times without one"
-            )
-        return stamp
+        return _timestamp(value, comparable(series), column)
     if target == "duration" and given in ("text", "number"):
         try:
             return pd.Timedelta(parse_duration(value), unit="s")
         except ValueError as exc:
             raise Incomparable(f"column '{column}' holds durations: {exc}") from None
+    if target == "number" and isinstance(value, float) and _is_decimal(series):
+        return decimal.Decimal(repr(value))  # 1.1 is Decimal("1.1"), not the binary float
     if target in ("other", "empty") or target == given:
         return value
     raise Incomparable(f"column '{column}' holds {KINDS[target]}, {value!r} is {_A[given]}")
@@ -169,18 +262,29 @@ _A = {
 
 
 def same_kind(left: pd.Series, right: pd.Series, *, names: tuple[str, str]) -> None:
-    """Incomparable unless two columns hold the same kind of values."""
+    """Incomparable unless two columns hold the same kind of values (times both with a
+    time zone or both without)."""
     a, b = kind(left), kind(right)
     if a != b and not {"other", "empty"} & {a, b}:
         raise Incomparable(
             f"column '{names[0]}' holds {KINDS[a]}, column '{names[1]}' holds {KINDS[b]}"
         )
+    if a == b == "time":
+        zones = [_zone(comparable(left)), _zone(comparable(right))]
+        if (zones[0] is None) != (zones[1] is None):
+            naive, aware = (0, 1) if zones[0] is None else (1, 0)
+            raise Incomparable(
+                f"column '{names[naive]}' holds times without a time zone, column "
+                f"'{names[aware]}' times in {zones[aware]}; localize one (tz_localize) to "
+                "compare them"
+            )
 
 
 def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
     """Where ``left <op> right`` is true (``right`` a Series or a value); False on a gap.
 
-    Raises TypeError for values Python cannot order (mixed objects).
+    Raises Incomparable for values that cannot be ordered (mixed objects, a value that is
+    not a category of an ordered categorical).
     """
     import numpy as np
     import pandas as pd
@@ -193,16 +297,77 @@ def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
     if not present.any():
         return out
     everywhere = bool(present.all())
-    a = comparable(left) if everywhere else comparable(left)[present]
-    b = right if not other else (comparable(right) if everywhere else comparable(right)[present])
+    a = comparable(left if everywhere else left[present])
+    b = right
     if other:
+        b = comparable(right if everywhere else right[present])
         a, b = a.reset_index(drop=True), b.reset_index(drop=True)
-    outcome = OPERATORS[op](a, b)
+        a, b = _numeric_pair(a, b)
+    _in_order(a, op, b)
+    try:
+        outcome = OPERATORS[op](a, b)
+    except TypeError as exc:
+        raise Incomparable(_unordered(a, op, b, exc)) from None
     values = outcome.to_numpy(dtype=bool, na_value=False)
     if everywhere:
         return np.asarray(values, dtype=bool)
     out[present] = values
     return out
+
+
+def _numeric_pair(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Decimal objects beside floats compare as floats (Decimal("1.10") == 1.1)."""
+    from pandas.api import types
+
+    if _is_decimal(a) and types.is_float_dtype(b.dtype):
+        return a.astype(float), b
+    if _is_decimal(b) and types.is_float_dtype(a.dtype):
+        return a, b.astype(float)
+    return a, b
+
+
+def _in_order(a: pd.Series, op: str, b: Any) -> None:
+    """Incomparable unless an ordered categorical meets a category or a like column."""
+    import pandas as pd
+
+    sides = [s for s in (a, b) if isinstance(getattr(s, "dtype", None), pd.CategoricalDtype)]
+    ordered = [s for s in sides if s.dtype.ordered]
+    if not ordered:
+        return
+    categories = ordered[0].dtype.categories
+    shown = ", ".join(str(c) for c in categories[:10])
+    if not isinstance(b, pd.Series):
+        if op not in ("==", "!=") and b not in categories:
+            raise Incomparable(
+                f"{b!r} is not a category of ordered column '{a.name}' ({shown}); "
+                "an ordered column compares by its categories' order"
+            )
+        return
+    if len(ordered) != 2 or not ordered[0].dtype == ordered[1].dtype:
+        raise Incomparable(
+            f"columns '{a.name}' and '{b.name}' are not ordered categoricals with the same "
+            f"categories ({shown}); compare them as such or as plain values"
+        )
+
+
+def _unordered(a: pd.Series, op: str, b: Any, exc: TypeError) -> str:
+    import pandas as pd
+
+    if "tz-naive and tz-aware" in str(exc):
+        return f"column '{a.name}' and {_side(b)} mix times with and without a time zone"
+    found = sorted({type(v).__name__ for v in a.dropna()})
+    if isinstance(b, pd.Series):
+        found = sorted({*found, *(type(v).__name__ for v in b.dropna())})
+    else:
+        found = sorted({*found, type(b).__name__})
+    kinds = ", ".join(found)
+    return f"column '{a.name}' and {_side(b)} hold values that '{op}' cannot order ({kinds})"
+
+
+def _side(b: Any) -> str:
+    import pandas as pd
+
+    return f"column '{b.name}'" if isinstance(b, pd.Series) else repr(b)
 
 
 def isin(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
@@ -213,5 +378,5 @@ def isin(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
     import numpy as np
 
     present = series.notna().to_numpy()
-    found = series.isin(list(values)).to_numpy(dtype=bool, na_value=False)
+    found = comparable(series).isin(list(values)).to_numpy(dtype=bool, na_value=False)
     return np.asarray(found & present, dtype=bool)
