@@ -233,13 +233,14 @@ def ratio_rows(
     limit: float,
     target: str,
     notes: str,
+    headline: bool = True,
 ) -> list[Row]:
-    """A judged headline ratio ``a ÷ b`` per round, then the same for the fastest runs
-    and for CPU time (``cpu``: the children's user + system time of each side), which
-    other load on the machine disturbs less than wall time."""
+    """A judged ratio ``a ÷ b`` per round (in the summary when ``headline``), then the
+    same for the fastest runs and for CPU time (``cpu``: the children's user + system
+    time of each side), which other load on the machine disturbs less than wall time."""
     cost = ratio(a, b)
     return [
-        Row(label, cost, "×", target, judge(cost, lambda v: v <= limit), notes, headline=True),
+        Row(label, cost, "×", target, judge(cost, lambda v: v <= limit), notes, headline),
         Row(
             f"{label}, fastest runs",
             fastest_ratio(a, b),

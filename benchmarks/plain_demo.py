@@ -1,16 +1,26 @@
-"""A case run as a plain script: the same plugin code and file I/O, no framework.
+"""The demo as a plain script: the same plugin code, file I/O and checks, no framework.
 
-This is the baseline of the engine-overhead figure. It reads a case.yaml that names
-every data source's format and path explicitly (the benchmark writes one, derived from
-the demo case, with the project's own plugins only), imports the plugin classes from
-``<project>/modules``, and runs the steps in order on plain dicts: an input is read on
-first use with the call the format uses (as the data catalog loads lazily), every output is
-written the moment the plugin sets it with the exact calls of ``datareplay.data.formats``
-(parquet zstd, feather lz4, csv, json orient=table, pickle), and data no later step
-reads is dropped, as the engine does. No validation, no plan, no checks, no atomic
-rename; ``--fsync`` adds the engine's durability (fsync of every file and its folder).
+The baseline of the engine-overhead and memory figures, in two modes.
 
-Usage: ``python benchmarks/plain_demo.py --project DIR --case-file FILE --out DIR [--fsync]``
+* By default, the shipped demo (``cases/demo/case.yaml``) written by hand: its steps
+  with their params, its files in their formats, and its data-quality work written
+  directly with numpy and pandas (``plain_quality.py``): the checks on ``wheel`` and
+  ``aligned`` when they are written, the QualityGate step ``signal_quality``, the
+  DataProfiler's table (``profile.csv``) and the check results
+  (``quality_results.parquet``). A failed check of severity error stops the run with
+  exit code 1, where the engine stops.
+* ``--case-file FILE``: a case with the project's own plugins only and every data
+  source's format and path spelled out (the benchmark derives one from the demo without
+  its checks): the framework-alone baseline.
+
+Either way the plugin classes come from ``<project>/modules`` and run on plain dicts: an
+input is read on first use with pandas' own reader, every output is written the moment the
+plugin sets it (parquet zstd, feather lz4, csv, json orient=table, pickle, as the
+engine's formats), and data no later step reads is dropped, as the engine does. No
+validation, no plan, no atomic rename; ``--fsync`` adds the engine's durability (fsync of
+every file and its folder).
+
+Usage: ``python benchmarks/plain_demo.py --project DIR --out DIR [--case-file FILE] [--fsync]``
 """
 
 from __future__ import annotations
@@ -23,15 +33,24 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import yaml
+from plain_quality import (
+    SOURCE_CHECKS,
+    CheckFailed,
+    Result,
+    profile,
+    results_table,
+    signal_quality,
+    stop_on_errors,
+)
 
 EXTENSIONS = {
     "parquet": ".parquet",
@@ -58,7 +77,7 @@ def write(value: Any, fmt: str, path: Path) -> None:
         pq.write_table(pa.Table.from_pandas(value), path, compression="zstd")
     elif fmt == "feather":
         frame = value if default_index(value) else value.reset_index()
-        feather.write_feather(frame, path, compression="lz4")
+        frame.to_feather(path, compression="lz4")
     elif fmt == "csv":
         value.to_csv(path, index=not default_index(value))
     elif fmt == "json" and isinstance(value, pd.DataFrame):
@@ -74,9 +93,9 @@ def write(value: Any, fmt: str, path: Path) -> None:
 
 def read(fmt: str, path: Path) -> Any:
     if fmt == "parquet":
-        return pq.read_table(path).to_pandas()
+        return pd.read_parquet(path)
     if fmt == "feather":
-        return feather.read_feather(path)
+        return pd.read_feather(path)
     if fmt == "csv":
         return pd.read_csv(path)
     if fmt == "json":
@@ -95,16 +114,25 @@ def fsync(path: Path) -> None:
 
 
 class Store:
-    """Every dataset of the run by source name: read lazily, written when set."""
+    """Every dataset of the run by source name: read lazily, written (and checked) when set."""
 
-    def __init__(self, sources: Mapping[str, Any], project: Path, out: Path, durable: bool):
-        self.formats = {name: spec["format"] for name, spec in sources.items()}
-        self.inputs = {
-            name: project / spec["path"] for name, spec in sources.items() if "path" in spec
-        }
+    def __init__(
+        self,
+        formats: Mapping[str, str],
+        inputs: Mapping[str, Path],
+        out: Path,
+        *,
+        durable: bool,
+        checks: Mapping[str, Callable[..., list[Result]]] | None = None,
+    ) -> None:
+        self.formats = formats
+        self.inputs = inputs
         self.out = out
         self.durable = durable
+        self.checks = checks or {}
         self.data: dict[str, Any] = {}
+        self.results: list[Result] = []
+        self.step = ""
 
     def get(self, name: str) -> Any:
         if name not in self.data:
@@ -119,6 +147,10 @@ class Store:
             if self.durable:
                 fsync(path)
         self.data[name] = value
+        if name in self.checks:
+            found = self.checks[name](value, step=self.step)
+            self.results += found
+            stop_on_errors(found)
 
 
 class Ports(dict[str, Any]):
@@ -142,6 +174,15 @@ class Ports(dict[str, Any]):
         return iter(self.ports)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step: what it runs on its ports, and which source each port names."""
+
+    name: str
+    run: Callable[[Ports], None]
+    ports: Mapping[str, str]
+
+
 def plugin_classes(modules: Path, wanted: set[str]) -> dict[str, type]:
     """Import the modules of ``modules`` that define the ``wanted`` classes."""
     found: dict[str, type] = {}
@@ -163,47 +204,160 @@ def plugin_classes(modules: Path, wanted: set[str]) -> dict[str, type]:
     return found
 
 
-def ports(declared: Mapping[str, str], mapping: Mapping[str, str] | None) -> dict[str, str]:
-    return {port: (mapping or {}).get(port, port) for port in declared}
+def plugin_step(
+    plugin: type,
+    params: Mapping[str, Any],
+    name: str,
+    mapping: Mapping[str, str] | None = None,
+) -> Step:
+    """A step running ``plugin`` with ``params``; ``mapping`` renames its ports."""
+    declared = (
+        plugin.input_ports(params)  # type: ignore[attr-defined]
+        if hasattr(plugin, "input_ports")
+        else plugin.inputs  # type: ignore[attr-defined]
+    )
+    names = {**declared, **plugin.outputs}  # type: ignore[attr-defined]
+    ports = {port: (mapping or {}).get(port, port) for port in names}
+
+    def run(hub: Ports) -> None:
+        plugin(params=params, step=name).run(hub)
+
+    return Step(name, run, ports)
 
 
-def run(project: Path, case: dict[str, Any], out: Path, *, durable: bool) -> Store:
-    out.mkdir(parents=True, exist_ok=True)
+def run(steps: list[Step], store: Store) -> None:
+    """Run ``steps`` in order, dropping each dataset after its last use."""
+    last_use = {source: i for i, step in enumerate(steps) for source in step.ports.values()}
+    for position, step in enumerate(steps):
+        store.step = step.name
+        step.run(Ports(store, step.ports))
+        if position < len(steps) - 1:
+            for source in [s for s in step.ports.values() if last_use[s] == position]:
+                store.data.pop(source, None)
+
+
+# -- a case file (the derived case: the framework-alone baseline) -------------------------
+
+
+def case_steps(project: Path, case: dict[str, Any]) -> list[Step]:
     steps = case["pipeline"]
     classes = plugin_classes(project / "modules", {step["plugin"] for step in steps})
-    plan = []
-    for step in steps:
-        plugin = classes[step["plugin"]]
-        params = step.get("params") or {}
-        declared = (
-            plugin.input_ports(params)  # type: ignore[attr-defined]
-            if hasattr(plugin, "input_ports")
-            else plugin.inputs  # type: ignore[attr-defined]
+    return [
+        plugin_step(
+            classes[step["plugin"]],
+            step.get("params") or {},
+            step.get("name") or step["plugin"],
+            {**(step.get("inputs") or {}), **(step.get("outputs") or {})},
         )
-        reads = ports(declared, step.get("inputs"))
-        writes = ports(plugin.outputs, step.get("outputs"))  # type: ignore[attr-defined]
-        plan.append((plugin, params, step.get("name") or step["plugin"], {**reads, **writes}))
-    last_use = {name: i for i, (*_, used) in enumerate(plan) for name in used.values()}
-    store = Store(case["data_sources"], project, out, durable)
-    for position, (plugin, params, name, used) in enumerate(plan):
-        plugin(params=params, step=name).run(Ports(store, used))
-        if position < len(plan) - 1:
-            for source in [s for s in used.values() if last_use[s] == position]:
-                store.data.pop(source, None)
+        for step in steps
+    ]
+
+
+def case_store(project: Path, case: dict[str, Any], out: Path, *, durable: bool) -> Store:
+    sources = case["data_sources"]
+    return Store(
+        {name: spec["format"] for name, spec in sources.items()},
+        {name: project / spec["path"] for name, spec in sources.items() if "path" in spec},
+        out,
+        durable=durable,
+    )
+
+
+# -- the shipped demo by hand ----------------------------------------------------------
+
+RAW = Path("data") / "raw" / "drive"
+DEMO_INPUTS = {
+    "wheel_speed_raw": RAW / "wheel_speed.parquet",
+    "imu_raw": RAW / "imu.parquet",
+    "gps_raw": RAW / "gps.parquet",
+}
+DEMO_FORMATS = {
+    **dict.fromkeys(DEMO_INPUTS, "parquet"),
+    **dict.fromkeys(("wheel", "imu", "gps"), "feather"),
+    **dict.fromkeys(("aligned", "clean", "features", "quality_results"), "parquet"),
+    **dict.fromkeys(("profile", "events"), "csv"),
+    "report": "json",
+}
+DEMO_PLUGINS = {
+    "InitialDataReader",
+    "SignalAligner",
+    "SignalCleaner",
+    "FeatureDeriver",
+    "EventDetector",
+    "ReportWriter",
+}
+
+
+def demo_steps(project: Path) -> list[Step]:
+    """The pipeline of cases/demo/case.yaml: its plugins with its params, and the
+    quality gate and the profiler written by hand."""
+    classes = plugin_classes(project / "modules", DEMO_PLUGINS)
+
+    def plugin(name: str, **params: Any) -> Step:
+        return plugin_step(classes[name], params, name)
+
+    def gate(hub: Ports) -> None:
+        found = signal_quality(hub["wheel_speed_raw"], hub["imu_raw"], hub["aligned"])
+        hub.store.results += found
+        stop_on_errors(found)
+
+    def profiler(hub: Ports) -> None:
+        hub["profile"] = profile(hub["data"])
+
+    gate_reads = ("wheel_speed_raw", "imu_raw", "aligned")
+    return [
+        plugin("InitialDataReader", wheel_radius_m=0.31),
+        plugin("SignalAligner", rate_hz=20.0),
+        Step("signal_quality", gate, {name: name for name in gate_reads}),
+        plugin("SignalCleaner"),
+        Step("DataProfiler", profiler, {"data": "clean", "profile": "profile"}),
+        plugin("FeatureDeriver"),
+        plugin("EventDetector", hard_brake_mps2=4.0),
+        plugin("ReportWriter"),
+    ]
+
+
+def run_demo(project: Path, out: Path, *, durable: bool) -> Store:
+    """Run the demo by hand; the check results go to ``quality_results.parquet`` also
+    when a check stops the run."""
+    inputs = {name: project / path for name, path in DEMO_INPUTS.items()}
+    store = Store(DEMO_FORMATS, inputs, out, durable=durable, checks=SOURCE_CHECKS)
+    try:
+        run(demo_steps(project), store)
+    finally:
+        if store.results:
+            write(results_table(store.results), "parquet", out / "quality_results.parquet")
     return store
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True)
-    parser.add_argument("--case-file", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--case-file",
+        type=Path,
+        help="run this case (own plugins, formats spelled out) instead of the demo by hand",
+    )
     parser.add_argument("--fsync", action="store_true", help="fsync every file and its folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt="%H:%M:%S")
-    case = yaml.safe_load(args.case_file.read_text(encoding="utf-8"))
-    store = run(args.project.resolve(), case, args.out.resolve(), durable=args.fsync)
-    print(f"plain run finished: {len(case['pipeline'])} steps; in memory: {', '.join(store.data)}")
+    project, out = args.project.resolve(), args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.case_file is None:
+            store = run_demo(project, out, durable=args.fsync)
+        else:
+            case = yaml.safe_load(args.case_file.read_text(encoding="utf-8"))
+            store = case_store(project, case, out, durable=args.fsync)
+            run(case_steps(project, case), store)
+    except CheckFailed as exc:
+        for line in str(exc).splitlines():
+            logging.getLogger("plain").error("%s", line)
+        return 1
+    failed = sum(not r.passed for r in store.results)
+    checks = f"; {len(store.results)} checks, {failed} failed" if store.results else ""
+    print(f"plain run finished; in memory: {', '.join(store.data)}{checks}")
     return 0
 
 

@@ -98,16 +98,20 @@ def render(
     command: str,
     seconds: float,
     notes: Sequence[str],
+    commit: str = "",
+    warning: str = "",
 ) -> str:
     title = "Data Replay benchmarks" + (
         " (quick mode: small scale, not for comparison)" if scale.quick else ""
     )
+    measured = f" at commit {commit}" if commit else ""
     lines = [
         f"# {title}",
         "",
-        f"Written by `{command}` ({scale.mode} mode, {seconds / 60:.1f} min). Each figure is "
-        "the median over several rounds with the min–max spread; every comparison measures "
-        "both sides in the same run, alternating, and reports the per-round ratio.",
+        *([f"**{warning}**", ""] if warning else []),
+        f"Written by `{command}`{measured} ({scale.mode} mode, {seconds / 60:.1f} min). Each "
+        "figure is the median over several rounds with the min–max spread; every comparison "
+        "measures both sides in the same run, alternating, and reports the per-round ratio.",
         "",
         "## Machine",
         "",

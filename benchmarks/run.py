@@ -3,6 +3,9 @@
     python benchmarks/run.py             # full scale, a few minutes -> benchmarks/RESULTS.md
     python benchmarks/run.py --quick     # small scale, < 1 min -> .work/quick/RESULTS.md
 
+benchmarks/RESULTS.md is written only from a committed tree (``--allow-dirty`` writes it
+anyway, every verdict marked unreproducible); it names the full commit measured.
+
 Figures (see the issue "benchmarks"): CLI start, engine overhead, per-step overhead,
 persistence and memory, data-quality checks (issue 7), content hashing (issue "Engine
 core"), scaling of the quality steps from 1 to 10 million rows, the same workload
@@ -53,6 +56,8 @@ from report import Profile, render
 DEFAULT_BASELINE = "591bd97"
 FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "scaling", "kedro")
 EXCERPT_LINES = 60
+UNREPRODUCIBLE = "unreproducible (uncommitted changes)"
+COMMITTED_RESULTS = BENCH_DIR / "RESULTS.md"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -94,6 +99,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", default=",".join(FIGURES), help=f"comma-separated subset of {', '.join(FIGURES)}"
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway project")
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="write benchmarks/RESULTS.md from a tree with uncommitted changes; every "
+        f"verdict then reads '{UNREPRODUCIBLE}'",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(FIGURES)
     if unknown:
@@ -107,8 +118,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Bench:
     """One benchmark run: its scale, folders, figures and remarks."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, git: workspace.GitState) -> None:
         self.args = args
+        self.git = git
         self.scale: Scale = QUICK if args.quick else FULL
         self.output: Path = args.output.resolve()
         self.output.parent.mkdir(parents=True, exist_ok=True)
@@ -276,10 +288,21 @@ class Bench:
             if name in chosen:
                 self.figure(titles[name], getattr(self, name))
         self.figures.sort(key=_figure_order)
+        warning = ""
+        if not self.git.clean:
+            warning = f"Measured on a tree that is not a commit: {_why_unreproducible(self.git)}"
+            if self.args.allow_dirty:
+                warning += f"; every verdict reads {UNREPRODUCIBLE!r}"
+                for row in (row for figure in self.figures for row in figure.rows):
+                    if row.verdict:
+                        row.verdict = UNREPRODUCIBLE
+            warning += "."
         text = render(
             scale=self.scale,
+            commit=self.git.commit + (" plus uncommitted changes" if self.git.dirty else ""),
+            warning=warning,
             machine=[
-                *workspace.machine(self.work),
+                *workspace.machine(self.work, self.git),
                 (
                     "engine measured",
                     f"snapshot of src/datareplay taken at the start ({self.engine})",
@@ -289,7 +312,9 @@ class Bench:
             ],
             figures=self.figures,
             profiles=self.profiles,
-            command="python benchmarks/run.py" + (" --quick" if self.scale.quick else ""),
+            command="python benchmarks/run.py"
+            + (" --quick" if self.scale.quick else "")
+            + (" --allow-dirty" if self.args.allow_dirty else ""),
             seconds=time.perf_counter() - started,
             notes=self.notes,
         )
@@ -319,8 +344,26 @@ def _figure_order(figure: Figure) -> int:
     return order.index(figure.title) if figure.title in order else len(order)
 
 
+def _why_unreproducible(git: workspace.GitState, shown: int = 5) -> str:
+    if not git.commit:
+        return "git cannot tell which commit it is"
+    more = len(git.dirty) - shown
+    files = ", ".join(git.dirty[:shown]) + (f" and {more} more" if more > 0 else "")
+    return f"uncommitted changes in {files}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    bench = Bench(parse_args(argv))
+    args = parse_args(argv)
+    git = workspace.git_state()
+    if args.output.resolve() == COMMITTED_RESULTS and not git.clean and not args.allow_dirty:
+        print(
+            f"error: {COMMITTED_RESULTS.relative_to(BENCH_DIR.parent)} is written from a "
+            f"commit only ({_why_unreproducible(git)}); commit first, or pass --allow-dirty "
+            "to mark every verdict unreproducible",
+            file=sys.stderr,
+        )
+        return 2
+    bench = Bench(args, git)
     try:
         return bench.run()
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -206,31 +207,62 @@ def _filesystem(path: Path) -> str:
 OUTPUTS = ("RESULTS.md", "profile.txt", "profile-steps.txt")
 
 
-def _git_revision() -> str:
+@dataclass(frozen=True)
+class GitState:
+    """The commit checked out and the files that differ from it."""
+
+    commit: str  # the full hash; "" when git cannot tell
+    dirty: tuple[str, ...]  # changed, staged or untracked files (a run's own outputs excepted)
+
+    @property
+    def clean(self) -> bool:
+        return bool(self.commit) and not self.dirty
+
+    def describe(self) -> str:
+        if not self.commit:
+            return "unknown (git could not tell)"
+        return f"{self.commit} (with uncommitted changes)" if self.dirty else self.commit
+
+
+def git_state() -> GitState:
+    """HEAD's full hash and every file ``git status`` reports (untracked ones too, since
+    a new module changes what runs), except the files a benchmark run writes itself."""
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
             cwd=REPO,
             capture_output=True,
             text=True,
             check=True,
             timeout=10,
         ).stdout.strip()
-        # the files a run writes itself do not make the measured tree dirty
         own = [f":!benchmarks/{name}" for name in OUTPUTS]
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", ".", *own],
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", ".", *own],
             cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
             timeout=30,
-            check=False,
-        ).returncode
+        ).stdout
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes)" if dirty else rev
+        return GitState("", ())
+    dirty, entries = [], iter(status.split("\0"))
+    for entry in entries:
+        if entry:
+            dirty.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: the original path follows
+                next(entries, None)
+    return GitState(commit, tuple(dirty))
 
 
-def machine(work: Path) -> list[tuple[str, str]]:
-    """What the figures depend on, as (label, value) pairs."""
+def _git_revision() -> str:
+    return git_state().describe()
+
+
+def machine(work: Path, git: GitState | None = None) -> list[tuple[str, str]]:
+    """What the figures depend on, as (label, value) pairs (``git``: the state measured,
+    by default the state now)."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     cores = f"{os.cpu_count()} logical" + (f" ({usable} usable)" if usable else "")
     return [
@@ -243,5 +275,5 @@ def machine(work: Path) -> list[tuple[str, str]]:
         ("scheduling priority of the benchmark", f"nice {os.nice(0)}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         *((name, _version(name)) for name in LIBRARIES),
-        ("git revision", _git_revision()),
+        ("git commit", (git or git_state()).describe()),
     ]
