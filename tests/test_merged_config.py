@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datareplay.config.merged import MergedConfig, render_yaml
-from datareplay.config.safe_yaml import KeyPath, YamlDocument, parse_yaml
+from datareplay.config.safe_yaml import KeyPath, YamlDocument, parse_yaml, plain_scalar
 from datareplay.errors import ConfigError
 
 # -- reference model -----------------------------------------------------------------------
@@ -53,8 +53,20 @@ def last_writer(path: KeyPath, layers: list[tuple[str, dict[str, Any]]]) -> str:
     return writer
 
 
+class _Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML's emitter quotes by YAML 1.1 rules; quote what YAML 1.2 would retype too."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if not isinstance(plain_scalar(value), str) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Yaml12Dumper.add_representer(str, _represent_text)
+
+
 def doc(data: dict[str, Any], source: str) -> YamlDocument:
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    text = yaml.dump(data, Dumper=_Yaml12Dumper, allow_unicode=True, sort_keys=False)
     return parse_yaml(text.encode("utf-8"), source=source)
 
 
