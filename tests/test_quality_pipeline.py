@@ -167,9 +167,13 @@ def test_source_check_stops_the_run_in_the_step_that_writes_the_source(project: 
     message = "\n".join(lines)
     assert "wheel: range(speed_mps) FAILED" in message
     assert f"{len(bad):,} of {len(wheel):,} rows" in message
+    def shown(value: float) -> str:  # floats as written in messages: exactly
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+
     for position in bad[:3]:
-        assert f"row {position}: t_s={wheel['t_s'][position]:.6g}, " in message
-        assert f"speed_mps={wheel['speed_mps'][position]:.6g}" in message
+        assert f"row {position}: t_s={shown(wheel['t_s'][position])}, " in message
+        assert f"speed_mps={shown(wheel['speed_mps'][position])}" in message
 
     results = quality_results(project)
     (row,) = results[results["check"] == "range(speed_mps)"].itertuples()

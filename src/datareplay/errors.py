@@ -15,7 +15,9 @@
         ├── StepFailed              a plugin raised; carries step, plugin, case and run id
         ├── DataAccessError         a plugin touched a dataset it did not declare
         ├── PersistenceError        a dataset could not be read or written
-        └── QualityError            a data-quality check of severity error failed
+        │   └── DamagedDataError    a file's bytes differ from its last recorded write
+        ├── QualityError            a data-quality check of severity error failed
+        └── ReplayDiverged          replay --verify: an output differs from the original
 
 Messages are one line: what is wrong, where it came from and what to do about it.
 """
@@ -106,8 +108,23 @@ class PersistenceError(RunError):
     """A dataset could not be written to or read from disk."""
 
 
+class DamagedDataError(PersistenceError):
+    """A dataset's file no longer hashes to what its last recorded write stored.
+
+    ``found`` is the content hash of the bytes on disk.
+    """
+
+    def __init__(self, message: str, found: str = "") -> None:
+        super().__init__(message)
+        self.found = found
+
+
 class QualityError(RunError):
     """Data failed a check of severity error; the data stays on disk for inspection."""
+
+
+class ReplayDiverged(RunError):
+    """``replay --verify`` found an output whose hash differs from the original run's."""
 
 
 class StepFailed(RunError):

@@ -37,6 +37,8 @@ from datareplay.run.runner import PipelineRunner, RunResult
 
 if TYPE_CHECKING:
     from datareplay.project.rawdata import RawRecordings, RawState
+    from datareplay.records.objects import ObjectStore
+    from datareplay.records.store import SqliteRunStore
 
 log = logging.getLogger("datareplay")
 
@@ -69,11 +71,45 @@ class OpenCase:
 class Session:
     """Builds the objects of one command for one project."""
 
-    def __init__(self, project: Project, *, command_hint: str = "datareplay") -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        command_hint: str = "datareplay",
+        command: Sequence[str] | None = None,
+    ) -> None:
         self.project = project
         self.config = ConfigManager(project)
         self.command_hint = command_hint
+        self.command = tuple(command) if command is not None else _command_line()
         self._registries: dict[tuple[Path, ...], PluginRegistry] = {}
+        self._store: SqliteRunStore | None = None
+        self._objects: ObjectStore | None = None
+
+    # -- run records -------------------------------------------------------------------
+
+    @property
+    def records_folder(self) -> Path:
+        """``.datareplay/`` in the project: the run store and the object store."""
+        from datareplay.records.store import RECORDS_FOLDER
+
+        return self.project.root / RECORDS_FOLDER
+
+    def run_store(self) -> SqliteRunStore:
+        """The project's run records (``.datareplay/runs.sqlite``), opened once."""
+        if self._store is None:
+            from datareplay.records.store import SqliteRunStore
+
+            self._store = SqliteRunStore(self.records_folder / "runs.sqlite")
+        return self._store
+
+    def object_store(self) -> ObjectStore:
+        """The project's dataset versions by content hash (``.datareplay/objects/``)."""
+        if self._objects is None:
+            from datareplay.records.objects import ObjectStore
+
+            self._objects = ObjectStore(self.records_folder / "objects")
+        return self._objects
 
     def registry(self, folders: list[str] | None = None) -> PluginRegistry:
         """The plugin registry for ``folders`` (relative to the project root).
@@ -120,7 +156,36 @@ class Session:
             plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
             hub.producers.update({source: step.name for source, step in plan.producers.items()})
             hub.raw.update(name for name in sources if name not in plan.producers)
+        self._expect_recorded_versions(config.name, hub)
         return OpenCase(config, hub, plan)
+
+    def _expect_recorded_versions(self, case: str, hub: DataCatalog) -> None:
+        """Tell the catalog the hash each written file of ``case`` had when a run last
+        wrote it, so a damaged or replaced file is reported when it is loaded."""
+        if not (self.records_folder / "runs.sqlite").is_file():
+            return
+        latest = self.run_store().latest_outputs(case)
+        if not latest:
+            return
+        for name, source in hub.sources.items():
+            if source.path is None or name in hub.raw:
+                continue
+            found = latest.get(self.project.relative(source.path))
+            if found is None or found[0].content_hash is None:
+                continue
+            version, run_id, step = found
+            assert version.content_hash is not None
+            fix = f"rerun that step ('{self.command_hint} plugin {step} --case {case}')"
+            if self.object_store().has(version.content_hash):
+                fix = (
+                    f"restore the recorded version with '{self.command_hint} restore {name} "
+                    f"--case {case}', or {fix}"
+                )
+            hub.expected[name] = (
+                version.content_hash,
+                f"step '{step}' of run {run_id} wrote {version.content_hash} "
+                f"({version.size_bytes:,} bytes) there; {fix}",
+            )
 
     def ensure_raw_data(self, opened: OpenCase) -> list[Path]:
         """Make the case's raw inputs ready (see ``reading_raw_data``); return files written."""
@@ -353,12 +418,17 @@ class Session:
         """Run the whole pipeline of ``case`` under the case's lock.
 
         ``listeners`` receive the run's events after the built-in ones (log lines,
-        quality results).
+        quality results, the run's record).
         """
         opened = self.open_case(case, options)
         release = opened.config.settings.run.release_memory
         return self._run(
-            opened, opened.plan.steps, wait=wait, release_memory=release, listeners=listeners
+            opened,
+            opened.plan.steps,
+            wait=wait,
+            release_memory=release,
+            listeners=listeners,
+            kind="pipeline",
         )
 
     def run_plugin(
@@ -373,7 +443,9 @@ class Session:
         """Run one step of ``case`` alone, its inputs loaded from what is on disk."""
         opened = self.open_case(case, options)
         step = opened.plan.step(name)
-        return self._run(opened, [step], wait=wait, release_memory=False, listeners=listeners)
+        return self._run(
+            opened, [step], wait=wait, release_memory=False, listeners=listeners, kind="plugin"
+        )
 
     def _run(
         self,
@@ -383,8 +455,14 @@ class Session:
         wait: bool,
         release_memory: bool,
         listeners: Sequence[Listener],
+        kind: str,
+        replay_of: str | None = None,
+        run_id: str | None = None,
     ) -> RunResult:
-        """Take the case's lock, make sure inputs exist and outputs can be written, run."""
+        """Take the case's lock, make sure inputs exist and outputs can be written, run.
+
+        Every run is recorded (``records.recorder``) in the project's run store.
+        """
         case = opened.config.name
         roots = [self.project.root / extra for extra in opened.config.settings.data.allowed_roots]
         with (
@@ -400,19 +478,281 @@ class Session:
         ):
             opened.plan.check_inputs(opened.hub, steps=steps, project_hint=self.command_hint)
             self._prepare_outputs(opened, steps)
-            bus = EventBus(
-                [LogListener(), QualityResultsWriter(opened.hub, opened.hub.quality_path)]
+            quality = QualityResultsWriter(
+                opened.hub, opened.hub.quality_path, keep_others=kind == "plugin"
             )
+            bus = EventBus([LogListener(), quality, self._recorder(opened, steps, kind, replay_of)])
             for listener in listeners:
                 bus.subscribe(listener)
             runner = PipelineRunner(
                 opened.plan,
                 opened.hub,
+                run_id=run_id,
                 release_memory=release_memory,
                 bus=bus,
                 overrides=opened.config.overrides,
             )
             return runner.run(steps)
+
+    def _recorder(
+        self, opened: OpenCase, steps: Sequence[Step], kind: str, replay_of: str | None
+    ) -> Listener:
+        """The listener that records this run (after marking runs whose process died)."""
+        from datareplay.records.recorder import RunRecorder, reap
+
+        store = self.run_store()
+        for run_id in reap(store):
+            log.warning(
+                "run %s ended without a record of how (its process is gone); it is now "
+                "shown as 'unknown'",
+                run_id,
+            )
+        return RunRecorder(
+            store,
+            self.object_store(),
+            project_root=self.project.root,
+            kind=kind,
+            command=self.command,
+            config=config_record(opened.config),
+            steps=steps,
+            replay_of=replay_of,
+        )
+
+    # -- replay ------------------------------------------------------------------------
+
+    def replay(
+        self,
+        run: str,
+        *,
+        verify: bool = False,
+        from_step: str | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> ReplayOutcome:
+        """Re-execute the steps recorded for run ``run`` with its recorded configuration
+        and the recorded versions of its inputs from the object store (not today's
+        files), as a new run whose record points at the original.
+
+        Outputs go to ``.datareplay/replays/<new run id>/``, so the working copies are
+        untouched. With ``verify`` every output's hash is compared with the original's
+        and ReplayDiverged names the first step whose outputs differ and why (the
+        plugin's code changed, or the step is not deterministic). ``from_step`` starts
+        at that step, its inputs coming from the versions the original run recorded.
+        """
+        from dataclasses import replace
+
+        from datareplay.errors import ReplayDiverged, UnknownNameError
+        from datareplay.records.selectors import resolve_run
+        from datareplay.run.runner import new_run_id
+
+        store = self.run_store()
+        run_id = resolve_run(run, store.ids())
+        record = store.get(run_id)
+        assert record is not None
+        config = self.config.load_recorded(
+            record.case,
+            record.config.get("data", {}),
+            origins=record.config.get("origins", {}),
+            run_id=run_id,
+        )
+        sources = self.config.data_sources(config)
+        plan = build_plan(config, sources, self.registry(config.settings.plugins.paths))
+        recorded = [s for s in record.steps if s.status != "skipped"]
+        names = [s.name for s in recorded]
+        if not names:
+            raise UsageError(f"run {run_id} ran no step; there is nothing to replay")
+        start = 0
+        if from_step is not None:
+            if from_step not in names:
+                from datareplay.errors import did_you_mean
+
+                raise UnknownNameError(
+                    f"run {run_id} has no step '{from_step}'{did_you_mean(from_step, names)} "
+                    f"(its steps: {', '.join(names)})"
+                )
+            start = names.index(from_step)
+        steps = [plan.step(name) for name in names[start:]]
+        versions: dict[str, Any] = {}  # source -> the version the original run used
+        for step_record in recorded:
+            for version in step_record.inputs():
+                versions.setdefault(version.source, version)
+            if names.index(step_record.name) < start:
+                for version in step_record.outputs():
+                    versions[version.source] = version
+        new_id = new_run_id()
+        folder = self.records_folder / "replays" / new_id
+        written = {name for step in steps for name in step.writes.values()}
+        objects = self.object_store()
+        remapped = {}
+        for name, source in sources.items():
+            if name in written and source.path is not None:
+                path = folder / f"{name}{source.format.extension}"
+                remapped[name] = replace(source, path=path, store=folder)
+                continue
+            found = versions.get(name)
+            if found is None:
+                remapped[name] = source
+            elif found.content_hash is None:
+                if any(name in step.reads.values() for step in steps):
+                    raise UsageError(
+                        f"step '{names[start]}' of run {run_id} reads '{name}', which was "
+                        "kept in memory only and never stored; replay from an earlier step"
+                    )
+                remapped[name] = source
+            else:
+                if not objects.verify(found.content_hash):
+                    raise MissingInputError(
+                        f"the version of '{name}' that run {run_id} used "
+                        f"({found.content_hash}) is missing from or damaged in "
+                        f"{self.project.relative(objects.root)}; it cannot be replayed "
+                        "exactly (gc removed it, or the file was edited in place)"
+                    )
+                remapped[name] = replace(
+                    source,
+                    path=objects.path_of(found.content_hash),
+                    read_only=True,
+                    trusted=True,
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        catalog = DataCatalog(
+            remapped,
+            project_root=self.project.root,
+            quality_path=folder / "quality_results.parquet",
+        )
+        catalog.producers.update({source: s.name for source, s in plan.producers.items()})
+        catalog.raw.update(name for name in remapped if name not in plan.producers)
+        changed = {
+            s.name: (s.fingerprint, plan.step(s.name).ref.fingerprint)  # type: ignore[union-attr]
+            for s in recorded[start:]
+            if plan.step(s.name).ref is not None
+            and plan.step(s.name).ref.fingerprint != s.fingerprint  # type: ignore[union-attr]
+        }
+        for name, (then, now) in changed.items():
+            log.warning(
+                "the code of step '%s' changed since run %s (fingerprint %s, now %s); "
+                "the replay runs today's code",
+                name,
+                run_id,
+                then,
+                now,
+            )
+        opened = OpenCase(config, catalog, plan)
+        quality = QualityResultsWriter(catalog, catalog.quality_path)
+        bus = EventBus([LogListener(), quality, self._recorder(opened, steps, "replay", run_id)])
+        for listener in listeners:
+            bus.subscribe(listener)
+        runner = PipelineRunner(plan, catalog, run_id=new_id, release_memory=True, bus=bus)
+        result = runner.run(steps)
+        outcome = ReplayOutcome(run_id, new_id, result, changed)
+        if verify:
+            outcome.divergence = _first_divergence(recorded[start:], result, changed)
+            if outcome.divergence is not None:
+                raise ReplayDiverged(
+                    f"replay {new_id} of run {run_id} diverged: {outcome.divergence}"
+                )
+        return outcome
+
+    # -- the stores' upkeep --------------------------------------------------------------
+
+    def restore(self, source: str, case: str, *, run: str | None = None) -> tuple[str, str, Path]:
+        """Put back the version of ``source`` that the latest run of ``case`` (or run
+        ``run``) wrote, from the object store, atomically and under the case's lock.
+
+        Returns (run id, content hash, path written).
+        """
+        import shutil
+
+        from datareplay.data.atomic import atomic_target
+        from datareplay.errors import UnknownNameError
+        from datareplay.records.selectors import resolve_run
+
+        opened = self.open_case(case)
+        if source not in opened.hub.sources:
+            from datareplay.errors import did_you_mean
+
+            raise UnknownNameError(
+                f"case '{case}' has no data source '{source}'"
+                f"{did_you_mean(source, opened.hub.sources)}"
+            )
+        target = opened.hub.sources[source].path
+        if target is None:
+            raise UsageError(f"data source '{source}' is memory-only; nothing is stored")
+        store = self.run_store()
+        ids = [r.run_id for r in store.list_runs(case=case)]
+        chosen = [resolve_run(run, ids)] if run is not None else ids
+        for run_id in chosen:
+            record = store.get(run_id)
+            if record is None:
+                continue
+            for step in reversed(record.steps):
+                version = next((v for v in step.outputs() if v.source == source), None)
+                if version is None or version.content_hash is None:
+                    continue
+                objects = self.object_store()
+                if not objects.verify(version.content_hash):
+                    raise MissingInputError(
+                        f"the version of '{source}' written by step '{step.name}' of run "
+                        f"{run_id} ({version.content_hash}) is missing from or damaged in "
+                        f"{self.project.relative(objects.root)}; rerun the step: "
+                        f"'{self.command_hint} plugin {step.name} --case {case}'"
+                    )
+                with (
+                    CaseLock(opened.config.folder, case=case, wait=False, root=self.project.root),
+                    atomic_target(target) as tmp,
+                ):
+                    shutil.copyfile(objects.path_of(version.content_hash), tmp)
+                return run_id, version.content_hash, target
+        where = f"run {chosen[0]}" if run is not None else f"any recorded run of case '{case}'"
+        raise MissingInputError(f"no version of '{source}' was written by {where}")
+
+    def gc(
+        self,
+        *,
+        keep_last: int | None = None,
+        older_than_s: float | None = None,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Drop the records of old runs and free the dataset versions no kept run needs.
+
+        A run is kept when it is among the ``keep_last`` newest, or started less than
+        ``older_than_s`` ago, or is still running; without either option every record is
+        kept and only versions no record refers to are freed. Versions stored or re-used
+        since the oldest running run started are kept too, so a run going on while ``gc``
+        works loses nothing.
+        """
+        import shutil
+        import time
+
+        from datareplay.records.recorder import reap
+
+        store = self.run_store()
+        reap(store)
+        runs = store.list_runs()
+        now = time.time()
+        keep: set[str] = set()
+        every = keep_last is None and older_than_s is None
+        for position, record in enumerate(runs):
+            recent = keep_last is not None and position < keep_last
+            young = older_than_s is not None and now - record.started < older_than_s
+            if record.status == "running" or every or recent or young:
+                keep.add(record.run_id)
+        dropped = [r for r in runs if r.run_id not in keep]
+        # replays point at their original: keep an original a kept replay names
+        originals = {r.replay_of for r in runs if r.run_id in keep and r.replay_of}
+        dropped = [r for r in dropped if r.run_id not in originals]
+        keep.update(originals)
+        running = [r.started for r in runs if r.status == "running"]
+        fresher_than = min(running, default=now) - 1.0
+        if not dry_run:
+            store.delete_runs([r.run_id for r in dropped])
+            for record in dropped:
+                folder = self.records_folder / "replays" / record.run_id
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        needed = store.hashes_of(keep) if dry_run else store.all_hashes()
+        removed, freed = self.object_store().collect(
+            needed, fresher_than=fresher_than, dry_run=dry_run
+        )
+        return GcReport([r.run_id for r in dropped], len(keep), removed, freed, dry_run)
 
     def _shared_outputs(self, opened: OpenCase, steps: list[Step]) -> list[tuple[Path, str]]:
         """Files ``steps`` write outside the case's own folder, which other cases may write."""
@@ -451,6 +791,93 @@ class Session:
                     f"({exc.strerror or exc}); make it writable or point the case's outputs "
                     "elsewhere (data.case_folder)"
                 ) from exc
+
+
+@dataclass
+class GcReport:
+    """What ``gc`` removed (or, with ``dry_run``, would remove)."""
+
+    dropped_runs: list[str]
+    kept_runs: int
+    removed_versions: int
+    freed_bytes: int
+    dry_run: bool
+
+
+@dataclass
+class ReplayOutcome:
+    """What ``Session.replay`` did: the original run, the new one, and with ``verify``
+    the first divergence (None: every output hash equals the original's).
+
+    ``code_changed`` maps steps whose plugin code changed to (then, now) fingerprints.
+    """
+
+    original: str
+    run_id: str
+    result: RunResult
+    code_changed: dict[str, tuple[str, str]]
+    divergence: str | None = None
+    verified: int = 0
+
+
+def _first_divergence(
+    recorded: Sequence[Any], result: RunResult, changed: dict[str, tuple[str, str]]
+) -> str | None:
+    """How the first step whose outputs differ from the record differs, or None."""
+    outcomes = {o.name: o for o in result.steps}
+    for step in recorded:
+        outcome = outcomes.get(step.name)
+        if outcome is None:
+            return f"step '{step.name}' did not run"
+        for version in step.outputs():
+            ref = outcome.outputs.get(version.source)
+            now = None if ref is None else ref.content_hash
+            if now == version.content_hash:
+                continue
+            why = (
+                f"the code of its plugin changed (fingerprint {changed[step.name][0]}, now "
+                f"{changed[step.name][1]})"
+                if step.name in changed
+                else "with the same code, params and inputs it wrote other bytes: the step "
+                "is not deterministic"
+            )
+            return (
+                f"step '{step.name}' wrote '{version.source}' as {now}, the original run as "
+                f"{version.content_hash}: {why}"
+            )
+    return None
+
+
+def config_record(config: CaseConfig) -> dict[str, Any]:
+    """The resolved configuration as a run records it: every value (those read from
+    environment variables redacted, with the variables named), each with its origin."""
+    from datareplay.config.merged import leaf_paths
+    from datareplay.config.safe_yaml import format_path
+
+    merged = config.merged
+    data = merged.shown(merged.data)
+    origins = {format_path(path): merged.origin(path) for path, _ in leaf_paths(merged.data)}
+    env = {format_path(path): list(names) for path, names in merged.env.paths.items()}
+    return {"data": _jsonable(data), "origins": origins, "env": env, "files": config.files}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _command_line() -> tuple[str, ...]:
+    """The command line of this process, the program as its file name."""
+    import sys
+
+    argv = list(sys.argv) or ["python"]
+    argv[0] = os.path.basename(argv[0]) or argv[0]
+    return tuple(argv)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import click
 
 from datareplay import __version__
 from datareplay.cli import interrupts
+from datareplay.cli import records as _records
 from datareplay.errors import DataReplayError, ExitCode
 from datareplay.project.oserrors import os_error
 
@@ -385,6 +386,9 @@ def describe(state: _State, name: str) -> None:
     plugin = registry.get(name)
     origin = next(i.origin for i in registry.infos() if i.name == name)
     click.echo(plugin_section(plugin, origin).rstrip())
+
+
+_records.register(cli, pass_state)
 
 
 def main(argv: list[str] | None = None, *, prog_name: str | None = None) -> int:

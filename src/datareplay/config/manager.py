@@ -165,6 +165,43 @@ class ConfigManager:
             overrides=overridden,
         )
 
+    def load_recorded(
+        self, case: str, data: Mapping[str, Any], *, origins: Mapping[str, str], run_id: str
+    ) -> CaseConfig:
+        """The configuration a run recorded (already merged and resolved), validated again.
+
+        Values the run read from environment variables were recorded redacted
+        (``<redacted: env:NAME>``); each is taken from the variable's current value, and a
+        variable that is not set is a ConfigError naming it.
+        """
+        import copy
+
+        resolved = copy.deepcopy(dict(data))
+        for path, value in leaf_items(resolved):
+            if isinstance(value, str) and value.startswith("<redacted: env:"):
+                names = [n.strip().removeprefix("env:") for n in value[11:-1].split(",")]
+                if len(names) != 1 or names[0] not in os.environ:
+                    raise ConfigError(
+                        f"run {run_id}: {format_path(path)} came from the environment "
+                        f"({value}), which a record never stores; set "
+                        f"{' and '.join(names)} to replay it"
+                    )
+                _set_at(resolved, path, os.environ[names[0]])
+        merged = MergedConfig()
+        merged.apply(YamlDocument(resolved, f"run {run_id}", {}, {}))
+        shown = {key: f"run {run_id} ({where})" for key, where in origins.items()}
+        merged.origins = {}
+        for path, _ in leaf_items(resolved):
+            merged.origins[tuple(path)] = shown.get(format_path(path), f"run {run_id}")
+        settings = self.validate(merged)
+        return CaseConfig(
+            name=case,
+            folder=self.project.case_dir(case),
+            settings=settings,
+            merged=merged,
+            files=[f"run {run_id}"],
+        )
+
     def load_global(self) -> Settings:
         """The validated project-wide settings (config/global.yaml alone)."""
         merged = MergedConfig()
@@ -346,6 +383,21 @@ class ConfigManager:
         spec = config.settings.data_sources[name]
         key = ("data_sources", name, "path") if spec.path is not None else ("data_sources", name)
         return merged_where(config, key)
+
+
+def leaf_items(value: Any, path: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+    """``(key path, leaf)`` of nested mappings and lists."""
+    if isinstance(value, dict) and value:
+        return [item for key, v in value.items() for item in leaf_items(v, (*path, key))]
+    if isinstance(value, list) and value:
+        return [item for i, v in enumerate(value) for item in leaf_items(v, (*path, i))]
+    return [(path, value)]
+
+
+def _set_at(data: Any, path: KeyPath, value: Any) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
 
 
 def _writable(source: DataSource) -> bool:

@@ -31,7 +31,12 @@ from datareplay.data.hub import DataHub
 from datareplay.data.source import DataSource
 from datareplay.data.storage import DataRef, LocalStorage, Storage, memory_ref
 from datareplay.data.views import freeze, reader_view, snapshot
-from datareplay.errors import DataAccessError, PersistenceError, describe_exception
+from datareplay.errors import (
+    DamagedDataError,
+    DataAccessError,
+    PersistenceError,
+    describe_exception,
+)
 
 WriteHook = Callable[[DataSource, Any, DataRef], None]
 ReadHook = Callable[[DataSource, Any], None]
@@ -77,6 +82,11 @@ class DataCatalog:
         self.producers: dict[str, str] = {}  # source -> step that writes it, for messages
         self.raw: set[str] = set()  # sources no step of the plan writes (raw recordings)
         self.refs: dict[str, DataRef] = {}  # source -> what its last write produced
+        # source -> the version the catalog holds (written, or read: hashed when read)
+        self.versions: dict[str, DataRef] = {}
+        # source -> (content hash its file must have, what to say when it has not):
+        # the last recorded write of a run, so damage is found when the file is loaded
+        self.expected: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Any] = {}
         self._touched: set[str] = set()
         self._released: set[str] = set()
@@ -130,12 +140,23 @@ class DataCatalog:
         source = self._source(name)
         producer = self.producers.get(name)
         hint = f" (written by step '{producer}')" if producer else ""
+        expected = self.expected.get(name)
         try:
-            value = self.storage.read(source, hint=hint)
+            value, ref = self.storage.load(
+                source, hint=hint, expect_hash=expected[0] if expected else None
+            )
+        except DamagedDataError as exc:
+            assert expected is not None
+            raise DamagedDataError(
+                f"data source '{name}' at {self.relative(source.path)} is damaged or was "
+                f"changed outside a run: its content hash is {exc.found}, but {expected[1]}",
+                found=exc.found,
+            ) from None
         except PersistenceError as exc:
             if name in self.raw and exc.__cause__ is not None:
                 raise PersistenceError(self._unreadable(source, exc.__cause__)) from exc
             raise
+        self.versions[name] = ref
         self._cache[name] = freeze(value)
         self._touched.add(name)
         self._released.discard(name)
@@ -197,6 +218,8 @@ class DataCatalog:
         self._touched.add(name)
         self._released.discard(name)
         self.refs[name] = ref
+        self.versions[name] = ref
+        self.expected.pop(name, None)  # this catalog wrote it: the file is what it wrote
         return ref
 
     __getitem__ = load
@@ -228,6 +251,7 @@ class DataCatalog:
         on_write: WriteHook | None = None,
         on_read: ReadHook | None = None,
         report: Callable[[list[Any]], None] | None = None,
+        on_load: Callable[[str], None] | None = None,
     ) -> DataHub:
         """The ``DataHub`` of one step: ``reads``/``writes`` map its ports to sources.
 
@@ -235,11 +259,14 @@ class DataCatalog:
         with the value as cached; ``on_read(source, value)`` runs when a source is read
         for the first time through any hub of this catalog (checks of raw sources): if it
         raises, the read fails and the next read runs it again. ``report(results)``
-        receives what the plugin reports through ``hub.report_quality``.
+        receives what the plugin reports through ``hub.report_quality``; ``on_load(name)``
+        runs after every successful read of source ``name`` through this hub.
         """
 
         def load(name: str) -> Any:
             value = self._value(name)
+            if on_load is not None:
+                on_load(name)
             if on_read is not None and name not in self._read_hooked:
                 on_read(self._sources[name], value)
                 self._read_hooked.add(name)
@@ -259,6 +286,14 @@ class DataCatalog:
             has=self.available,
             report=report,
         )
+
+    def version_of(self, name: str) -> DataRef:
+        """The ``DataRef`` of the version of ``name`` this catalog holds (read or written);
+        a memory value never written here gets a reference without a hash."""
+        ref = self.versions.get(name)
+        if ref is None:
+            ref = memory_ref(self._source(name), self._cache.get(name))
+        return ref
 
     # -- state -------------------------------------------------------------------------
 

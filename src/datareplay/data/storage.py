@@ -26,7 +26,7 @@ from datareplay.data.atomic import atomic_target
 from datareplay.data.fidelity import Refused
 from datareplay.data.formats import describe
 from datareplay.data.source import FIX_ESCAPE, DataSource, describe_escape, outside
-from datareplay.errors import PersistenceError, describe_exception
+from datareplay.errors import DamagedDataError, PersistenceError, describe_exception
 
 HASH_ALGORITHM = "xxh3_128"
 _CHUNK = 1 << 24  # 16 MiB
@@ -86,7 +86,9 @@ def shape_of(value: Any) -> tuple[int | None, int | None]:
 def memory_ref(source: DataSource, value: Any) -> DataRef:
     """The reference of a value kept in memory only (nothing stored, no hash)."""
     rows, columns = shape_of(value)
-    return DataRef(source.name, source.format.name, None, None, None, rows, columns, describe(value))
+    return DataRef(
+        source.name, source.format.name, None, None, None, rows, columns, describe(value)
+    )
 
 
 class Storage(Protocol):
@@ -98,6 +100,13 @@ class Storage(Protocol):
 
     def read(self, source: DataSource, *, expect: DataRef | None = None, hint: str = "") -> Any:
         """Load ``source``; with ``expect``, refuse bytes that do not match its hash."""
+        ...
+
+    def load(
+        self, source: DataSource, *, hint: str = "", expect_hash: str | None = None
+    ) -> tuple[Any, DataRef]:
+        """Load ``source`` and return it with the ``DataRef`` of the bytes read; with
+        ``expect_hash``, raise DamagedDataError before parsing bytes that differ."""
         ...
 
     def exists(self, source: DataSource) -> bool:
@@ -193,6 +202,50 @@ class LocalStorage:
         return source.path.resolve()
 
     def read(self, source: DataSource, *, expect: DataRef | None = None, hint: str = "") -> Any:
+        path = self._readable(source, hint)
+        if expect is not None and expect.content_hash is not None:
+            found, _ = hash_file(path)
+            if found != expect.content_hash:
+                raise PersistenceError(
+                    f"data source '{source.name}' at {self._display(source.path)} is not the "
+                    f"version expected (content hash {found}, expected {expect.content_hash}); "
+                    f"it was changed after it was written{hint}: rerun that step"
+                )
+        return self._parse(source, path, hint)
+
+    def load(
+        self, source: DataSource, *, hint: str = "", expect_hash: str | None = None
+    ) -> tuple[Any, DataRef]:
+        """Read ``source`` and the ``DataRef`` of the bytes read (hashed before parsing).
+
+        With ``expect_hash``, bytes that hash otherwise are never parsed: DamagedDataError
+        (whose ``found`` is their hash) is raised instead.
+        """
+        path = self._readable(source, hint)
+        content_hash, size = hash_file(path)
+        if expect_hash is not None and content_hash != expect_hash:
+            raise DamagedDataError(
+                f"data source '{source.name}' at {self._display(source.path)} holds other "
+                f"bytes ({content_hash}) than expected ({expect_hash})",
+                found=content_hash,
+            )
+        value = self._parse(source, path, hint)
+        rows, columns = shape_of(value)
+        assert source.path is not None
+        ref = DataRef(
+            source.name,
+            source.format.name,
+            str(source.path),
+            content_hash,
+            size,
+            rows,
+            columns,
+            describe(value),
+        )
+        return value, ref
+
+    def _readable(self, source: DataSource, hint: str) -> Path:
+        """The checked file to read for ``source`` (PersistenceError when there is none)."""
         read = source.format.read
         if read is None or source.path is None:
             raise PersistenceError(
@@ -216,18 +269,15 @@ class LocalStorage:
                 f"{path.stat().st_nlink} hard links (it may be a file from elsewhere); copy "
                 "it into the case's data folder or set trusted: true on the source"
             )
-        if expect is not None and expect.content_hash is not None:
-            found, _ = hash_file(path)
-            if found != expect.content_hash:
-                raise PersistenceError(
-                    f"data source '{source.name}' at {where} is not the version expected "
-                    f"(content hash {found}, expected {expect.content_hash}); it was changed "
-                    f"after it was written{hint}: rerun that step"
-                )
+        return path
+
+    def _parse(self, source: DataSource, path: Path, hint: str) -> Any:
+        read = source.format.read
+        assert read is not None
         try:
             return read(path, *source.options_args)
         except Exception as exc:
             raise PersistenceError(
-                f"cannot read data source '{source.name}' from {where}{hint}: "
-                f"{describe_exception(exc)}; regenerate it by rerunning that step"
+                f"cannot read data source '{source.name}' from {self._display(source.path)}"
+                f"{hint}: {describe_exception(exc)}; regenerate it by rerunning that step"
             ) from exc

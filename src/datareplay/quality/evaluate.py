@@ -14,6 +14,7 @@ wrong, with no failing rows and the reason as its message.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -238,6 +239,18 @@ class _Scope:
         # compare shares with a little slack: 0.29 * 100 is 28.999999999999996 in floats
         passed = failing == 0 or failing <= self.params.tolerance * total + 1e-9
         if failing == 0:
+            column = getattr(self.params, "column", None)
+            if (
+                total
+                and self.spec.name not in _COUNTS_MISSING
+                and isinstance(column, str)
+                and not self.frame[column].notna().any()
+            ):
+                return self.result(
+                    True,
+                    0,
+                    f"no value to judge: column '{column}' is missing in all {total:,} {self.rows}",
+                )
             return self.result(True, 0, f"all {total:,} {self.rows} {what}")
         positions = np.flatnonzero(bad)[:SAMPLE_ROWS]
         sample = self.sample(positions)
@@ -264,13 +277,20 @@ class _Scope:
         ]
 
 
+# checks for which a missing value is a failure, not a value skipped
+_COUNTS_MISSING = ("not_null", "constant")
+
+
 def _count(n: int, noun: str) -> str:
     """``1 gap``, ``3 gaps``."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    if isinstance(value, np.floating) and value.dtype.itemsize < 8 and np.isfinite(value):
+        # a float32 0.1 is 0.1, as NumPy writes it, not the 0.10000000149011612 it widens to
+        value = float(str(value))
+    elif isinstance(value, np.generic):
         value = value.item()
     if value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -278,8 +298,16 @@ def _plain(value: Any) -> Any:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    """A value in a message, exactly: a float as its shortest round-trip text
+    (``1.0000001``, ``1e-07``, ``1e+20``; a whole one below 1e16 as its integer, ``400``),
+    never rounded to look like the bound it broke; text quoted."""
+    if isinstance(value, np.floating | float):
+        plain = _plain(value)
+        if plain is None:
+            return "nan"
+        if float(plain).is_integer() and abs(plain) < 1e16:
+            return str(int(plain))  # a whole float as the integer it is: 400, -30
+        return repr(float(plain))
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -428,6 +456,8 @@ def _allowed(scope: _Scope, _: Lookup) -> CheckResult:
             raise Incomparable(
                 f"values: {exc}{_QUOTING.get((target, value_kind(value)), '')}"
             ) from None
+    if target == "empty":  # no value to test (and pyarrow refuses values of another type)
+        return scope.judged(np.zeros(len(series), dtype=bool), "hold allowed values")
     bad = _pandera_mask(pa.Check.isin(allowed), comparable(series))
     return scope.judged(bad, "hold allowed values")
 
@@ -442,7 +472,19 @@ _QUOTING = {
 
 
 def _regex(scope: _Scope, _: Lookup) -> CheckResult:
-    """The text of each present value (numbers, times... as pandas writes them) is matched."""
+    """The text of each present value is matched; a value's text never depends on the
+    other rows.
+
+    Text is itself; a number is written as pandas writes it (``10`` for an ``Int64``,
+    ``1.5``). A datetime in any storage is ``YYYY-MM-DD HH:MM:SS``, then the fraction of a
+    second only when the value has one, in its shortest exact digits (``.5``, ``.000001``,
+    never ``.500000``), then the UTC offset of its own instant for a zoned column
+    (``+02:00``, ``-03:00``; ``+00:00`` for UTC): midnight is ``2024-03-31 00:00:00``, not
+    ``2024-03-31``. A date (``date32[pyarrow]``, Python dates) is ``YYYY-MM-DD``. A duration
+    is ``D days HH:MM:SS`` with its fraction likewise (``0 days 00:00:00.5``; negative ones
+    as pandas writes them, ``-1 days +23:59:59``). A categorical's values are written as
+    its categories' values.
+    """
     p = scope.params
     series = scope.frame[p.column]
     present = series.notna().to_numpy()
@@ -453,8 +495,7 @@ def _regex(scope: _Scope, _: Lookup) -> CheckResult:
             f"column '{p.column}' holds bytes; decode them first "
             "(df[column].str.decode('utf-8')) to match a pattern"
         )
-    if not isinstance(text.dtype, pd.StringDtype):
-        text = text.astype(str)
+    text = _texts(text)
     if p.match == "full":
         matched = text.str.fullmatch(p.pattern)
     elif p.match == "start":
@@ -464,6 +505,99 @@ def _regex(scope: _Scope, _: Lookup) -> CheckResult:
     ok = np.asarray(matched.to_numpy(dtype=bool, na_value=False), dtype=bool)
     bad = _scatter(~ok, None if everywhere else present)
     return scope.judged(bad, "match")
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    """The text ``regex`` matches for each of ``values`` (all present), as ``_regex`` says."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return values
+    if isinstance(dtype, pd.CategoricalDtype):  # each category written once, as its values
+        categories = _texts(pd.Series(dtype.categories)).to_numpy(dtype=object)
+        return pd.Series(categories[values.cat.codes.to_numpy()], index=values.index)
+    found = kind(values)
+    stored = isinstance(dtype, np.dtype) and dtype.kind == "O"  # Python objects, one by one
+    if found == "time" and not stored:
+        arrow = getattr(dtype, "pyarrow_dtype", None)
+        if arrow is not None and str(arrow).startswith("date"):
+            days = comparable(values).to_numpy(dtype="datetime64[D]")
+            return pd.Series(np.datetime_as_string(days, unit="D"), index=values.index)
+        return pd.Series(_time_texts(comparable(values)), index=values.index)
+    if found == "duration" and not stored:
+        return pd.Series(_duration_texts(comparable(values)), index=values.index)
+    if stored and found in ("time", "duration"):
+        return values.map(_one_text)
+    return values.astype(str)
+
+
+# fraction digits of a unit (datetime64 and timedelta64 units pandas holds)
+_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def _fractions(ticks: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole seconds (floored) of ``ticks`` (counts of a unit of ``digits`` fraction
+    digits), and the text of each fraction: ``.5`` in its shortest exact digits, or ``""``."""
+    seconds, rest = np.divmod(ticks, 10**digits)
+    fraction = np.zeros(len(ticks), dtype="<U10")
+    some = rest != 0
+    if some.any():
+        written = np.char.zfill(rest[some].astype(str), digits)
+        fraction[some] = np.char.add(".", np.char.rstrip(written, "0"))
+    return seconds, fraction
+
+
+def _time_texts(times: pd.Series) -> np.ndarray:
+    """``YYYY-MM-DD HH:MM:SS[.fraction][+HH:MM]`` for each datetime64 of ``times``."""
+    unit, zone = str(times.dt.unit), times.dt.tz
+    wall = times.dt.tz_localize(None) if zone is not None else times
+    ticks = wall.to_numpy(dtype=f"datetime64[{unit}]").view("i8")
+    seconds, fraction = _fractions(ticks, _DIGITS[unit])
+    whole = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
+    out = np.char.add(np.char.replace(whole, "T", " "), fraction)
+    if zone is None:
+        return np.asarray(out)
+    instant = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    utc = instant.to_numpy(dtype=f"datetime64[{unit}]").view("i8")
+    offsets, where = np.unique((ticks - utc) // 10 ** _DIGITS[unit], return_inverse=True)
+    written = np.array([_offset(int(o)) for o in offsets])
+    return np.asarray(np.char.add(out, written[where.reshape(-1)]))
+
+
+def _offset(seconds: int) -> str:
+    """A UTC offset: ``+02:00``, ``-03:30``, ``+01:12:12`` (local mean time)."""
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def _duration_texts(durations: pd.Series) -> np.ndarray:
+    """``D days HH:MM:SS[.fraction]`` for each timedelta64 of ``durations`` (days floored,
+    as pandas writes them: ``-1 days +23:59:59``)."""
+    unit = str(durations.dt.unit)
+    ticks = durations.to_numpy(dtype=f"timedelta64[{unit}]").view("i8")
+    seconds, fraction = _fractions(ticks, _DIGITS[unit])
+    days, rest = np.divmod(seconds, 86400)
+    hours, rest = np.divmod(rest, 3600)
+    minutes, secs = np.divmod(rest, 60)
+    text = np.char.add(days.astype(str), np.where(days < 0, " days +", " days "))
+    clock = np.char.add(np.char.add(_two(hours), ":"), np.char.add(_two(minutes), ":"))
+    return np.asarray(np.char.add(np.char.add(text, clock), np.char.add(_two(secs), fraction)))
+
+
+def _two(numbers: np.ndarray) -> np.ndarray:
+    """Numbers 0..99 as two digits."""
+    return np.char.zfill(numbers.astype(str), 2)
+
+
+def _one_text(value: Any) -> str:
+    """``_texts`` for one Python or pandas time or duration (an object column's value)."""
+    if isinstance(value, pd.Timedelta | np.timedelta64 | dt.timedelta):
+        return str(_duration_texts(pd.Series([pd.Timedelta(value)]))[0])
+    if isinstance(value, dt.datetime | np.datetime64):
+        stamp = pd.Timestamp(value)
+        return str(_time_texts(pd.Series([stamp]))[0])
+    return str(value)  # a date: 2024-03-31
 
 
 def _row_count(scope: _Scope, _: Lookup) -> CheckResult:
@@ -501,12 +635,15 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
             limit = round(p.max_gap * 1e9) // unit_ns
     elif pd.api.types.is_integer_dtype(part.dtype):
         values, unit_s = part.to_numpy(dtype=np.int64), 1.0
-    else:
-        values, unit_s = part.to_numpy(dtype=float), 1.0
+    else:  # in the column's own float precision: float32 rounds far more than float64
+        values, unit_s = part.to_numpy(dtype=_float_dtype(part)), 1.0
     # one pass over the column and one array of steps: temporaries of the column's size
     # are what makes a check's time per row grow with the rows (fresh pages, caches)
     with np.errstate(invalid="ignore", over="ignore"):
-        steps = np.diff(values)
+        if values.dtype.kind == "f" and values.dtype.itemsize < 8:  # exact steps of float32s
+            steps = np.subtract(values[1:], values[:-1], dtype=np.float64)
+        else:
+            steps = np.diff(values)
         after, before = values[1:], values[:-1]  # views; compared, never subtracted
         backward = after <= before if p.strict else after < before
         if limit is None:
@@ -515,10 +652,12 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
             gaps = steps > limit
             if values.dtype.kind == "f" and gaps.any():
                 # seconds in floats: 0.1 steps come out as 0.10000000000002274, so a
-                # candidate gap must exceed the limit by more than the rounding of its ends
+                # candidate gap must exceed the limit by more than the rounding of its ends,
+                # spaced in the column's own dtype (a float32 64.1 is off by up to 4e-6)
                 at = np.flatnonzero(gaps)
                 after, before = values[at + 1], values[at]
-                slack = np.fmax(8 * np.spacing(np.fmax(abs(after), abs(before))), 1e-9 * limit)
+                ends = np.spacing(np.fmax(abs(after), abs(before))).astype(np.float64)
+                slack = np.fmax(8 * ends, 1e-9 * limit)
                 gaps[at] = steps[at] - limit > slack
     flagged = np.zeros(len(values), dtype=bool)
     flagged[1:] = backward | gaps
@@ -541,6 +680,15 @@ def _monotonic(scope: _Scope, _: Lookup) -> CheckResult:
             f"{p.column}={_fmt(last)}, row {row})"
         )
     return scope.judged(bad, "increase" + gap_text, ", ".join(parts))
+
+
+def _float_dtype(numbers: pd.Series) -> np.dtype[Any]:
+    """The NumPy float dtype a numeric column's values are read in: its own (``float32``
+    for ``float32``, ``Float32`` or ``float[pyarrow]``), else float64."""
+    dtype = getattr(numbers.dtype, "numpy_dtype", numbers.dtype)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return dtype
+    return np.dtype(np.float64)
 
 
 def _ticks(times: pd.Series) -> tuple[np.ndarray, int]:
@@ -670,7 +818,8 @@ def _drift(scope: _Scope, lookup: Lookup) -> CheckResult:
     passed = statistic <= p.limit
     verdict = "within" if passed else "above"
     message = (
-        f"{p.method.upper()} {statistic:.4f} against {label} is {verdict} the threshold {p.limit:g}"
+        f"{p.method.upper()} {statistic:.4f} against {label} is {verdict} the threshold "
+        f"{_fmt(p.limit)}"
     )
     return scope.result(passed, 0 if passed else 1, message)
 

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from datareplay.errors import ConfigError, did_you_mean
+from datareplay.errors import ConfigError, boolean_hint, did_you_mean, quote_value
 from datareplay.quality.conditions import SCALARS, Group, Test, parse_condition
 from datareplay.quality.durations import parse_duration
 from datareplay.quality.values import OPERATORS, operator_hint
@@ -77,7 +77,9 @@ def _dtype_name(name: str) -> None:
 
 
 class _Check(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML 1.2 has only true and false as booleans, and a number in quotes is text;
+    # pydantic's lax mode would read yes, off, 0 and "false" as booleans and "2" as 2
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     severity: Literal["error", "warn"] = "error"
     tolerance: float = Field(0.0, ge=0.0, le=1.0)
@@ -431,10 +433,38 @@ def parse_checks(raw: Any, *, where: str) -> tuple[CheckSpec, ...]:
         except ValidationError as exc:
             error = exc.errors()[0]
             key = ".".join(str(p) for p in error["loc"]) or name
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = _type_error(error, key) or str(error["msg"]).removeprefix("Value error, ")
             raise ConfigError(f"{label}: check '{name}': {key}: {message}") from None
     _within_strict_schema(specs)
     return tuple(specs)
+
+
+def _type_error(error: Any, key: str) -> str:
+    """The message for a parameter of the wrong type (``strict: yes``, ``max_repeats: "2"``)
+    saying what to write instead; "" for any other error."""
+    value = error.get("input")
+    shown = f"got {type(value).__name__} {quote_value(value)}"
+    if error["type"] == "bool_type":
+        hint = boolean_hint(value)
+        if not hint and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            hint = f"; write {value.strip().lower()} without quotes"
+        return f"must be a valid boolean (true or false), {shown}{hint or '; write true or false'}"
+    if error["type"] in ("int_type", "float_type"):
+        number = "a valid number" if error["type"] == "float_type" else "a valid integer"
+        if isinstance(value, str) and _is_number(value):
+            return f"must be {number}, {shown}; write the number without quotes: {key}: {value}"
+        if error["type"] == "int_type" and isinstance(value, float) and value.is_integer():
+            return f"must be {number}, {shown}; write it without a fraction: {key}: {int(value)}"
+        return f"must be {number}, {shown}"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _text_names(params: dict[str, Any], label: str) -> None:

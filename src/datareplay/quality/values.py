@@ -73,12 +73,19 @@ class Incomparable(ValueError):
 
 def kind(series: pd.Series) -> str:
     """What ``series`` holds: number, bool, text, time, duration, other (mixed objects) or
-    empty (no value at all, or a pyarrow ``null`` column)."""
+    empty (no value at all, or a pyarrow ``null`` column).
+
+    A column whose every value is missing is empty whatever its dtype (an all-NaN float
+    column, a categorical without values): it compares with a value of any kind, and
+    matches none.
+    """
     import numpy as np
     import pandas as pd
     from pandas.api import types
 
     dtype = series.dtype
+    if len(series) and not series.notna().any():
+        return "empty"  # nothing to judge: a blank CSV column read as NaN, NaT only...
     if isinstance(dtype, pd.CategoricalDtype):
         return kind(pd.Series(dtype.categories))
     if isinstance(dtype, pd.ArrowDtype):
@@ -231,7 +238,9 @@ def coerce(value: Any, series: pd.Series, *, column: str) -> Any:
 
     ISO 8601 text or a date becomes a timestamp for a column of times or dates (in the
     column's time zone when it has one), text or a number a duration for durations, a
-    float a Decimal for Decimal objects; otherwise the kinds must agree.
+    float a Decimal for Decimal objects and a whole float an int for integer columns (so
+    that it compares exactly: ``2.0**62`` is not ``2**62 + 1``); otherwise the kinds must
+    agree.
     """
     import decimal
 
@@ -247,6 +256,9 @@ def coerce(value: Any, series: pd.Series, *, column: str) -> Any:
             raise Incomparable(f"column '{column}' holds durations: {exc}") from None
     if target == "number" and isinstance(value, float) and _is_decimal(series):
         return decimal.Decimal(repr(value))  # 1.1 is Decimal("1.1"), not the binary float
+    whole = target == "number" and isinstance(value, float) and value.is_integer()
+    if whole and _integers(comparable(series)) is not None:
+        return int(value)  # 4611686018427387904.0 compares with int64 exactly
     if target in ("other", "empty") or target == given:
         return value
     raise Incomparable(f"column '{column}' holds {KINDS[target]}, {value!r} is {_A[given]}")
@@ -284,7 +296,9 @@ def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
     """Where ``left <op> right`` is true (``right`` a Series or a value); False on a gap.
 
     Raises Incomparable for values that cannot be ordered (mixed objects, a value that is
-    not a category of an ordered categorical).
+    not a category of an ordered categorical). An integer column meets a number exactly:
+    a fraction is rounded the way the comparison needs (``x < 2.5`` is ``x <= 2``), and a
+    bound outside the dtype's range holds for every value or for none.
     """
     import numpy as np
     import pandas as pd
@@ -303,6 +317,12 @@ def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
         b = comparable(right if everywhere else right[present])
         a, b = a.reset_index(drop=True), b.reset_index(drop=True)
         a, b = _numeric_pair(a, b)
+    else:
+        bound = _integer_bound(a, op, b)
+        if isinstance(bound, bool):  # a bound no integer of the column's dtype reaches
+            out[present] = bound
+            return out
+        op, b = bound
     _in_order(a, op, b)
     try:
         outcome = OPERATORS[op](a, b)
@@ -313,6 +333,44 @@ def holds(left: pd.Series, op: str, right: Any) -> np.ndarray:
         return np.asarray(values, dtype=bool)
     out[present] = values
     return out
+
+
+def _integers(series: pd.Series) -> np.iinfo[Any] | None:
+    """The range of an integer column's dtype (NumPy, nullable or pyarrow), else None."""
+    import numpy as np
+    from pandas.api import types
+
+    if not types.is_integer_dtype(series.dtype):
+        return None
+    dtype = getattr(series.dtype, "numpy_dtype", series.dtype)
+    return np.iinfo(dtype) if isinstance(dtype, np.dtype) and dtype.kind in "iu" else None
+
+
+def _integer_bound(a: pd.Series, op: str, b: Any) -> tuple[str, Any] | bool:
+    """``a <op> b`` for an integer column as an exact comparison with an int, or the one
+    outcome it has for every value (a bound beyond the dtype's range, ``== 2.5``).
+
+    Anything else (another column kind, an infinite bound) is returned unchanged.
+    """
+    import math
+
+    limits = _integers(a)
+    if limits is None or isinstance(b, bool) or not isinstance(b, int | float):
+        return op, b
+    if isinstance(b, float):
+        if not math.isfinite(b):
+            return op, b
+        if not b.is_integer():
+            if op in ("==", "!="):
+                return op == "!="
+            # x < 2.5 and x <= 2.5 are x <= 2; x > 2.5 and x >= 2.5 are x >= 3
+            op, b = ("<=", math.floor(b)) if op in ("<", "<=") else (">=", math.ceil(b))
+        b = int(b)
+    if b > int(limits.max):  # beyond every value: 10**30 on int64
+        return op in ("<", "<=", "!=")
+    if b < int(limits.min):
+        return op in (">", ">=", "!=")
+    return op, b
 
 
 def _numeric_pair(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -378,5 +436,7 @@ def isin(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
     import numpy as np
 
     present = series.notna().to_numpy()
+    if not present.any():  # nothing to find (pyarrow refuses values of another type)
+        return np.zeros(len(series), dtype=bool)
     found = comparable(series).isin(list(values)).to_numpy(dtype=bool, na_value=False)
     return np.asarray(found & present, dtype=bool)

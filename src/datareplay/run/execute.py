@@ -59,6 +59,7 @@ def execute(
         catalog = DataCatalog(spec.sources, project_root=Path(spec.project_root))
         catalog.raw.update(spec.raw)
     written: dict[str, DataRef] = {}
+    read: dict[str, None] = {}  # sources the plugin read, in order
     quality: list[Any] = []
 
     def after_write(source: DataSource, value: Any, ref: DataRef) -> None:
@@ -96,6 +97,7 @@ def execute(
             on_write=after_write,
             on_read=after_first_read,
             report=quality.extend,
+            on_load=lambda name: read.setdefault(name, None),
         )
         cls(params=spec.params, step=spec.name).run(hub)
         missing = [port for port, source in spec.outputs.items() if source not in written]
@@ -121,8 +123,15 @@ def execute(
         outputs=_declared_order(written, spec),
         quality=tuple(quality),
         error=error,
+        inputs=_inputs_read(read, spec, catalog),
     )
     return Execution(outcome, exception)
+
+
+def _inputs_read(read: dict[str, None], spec: StepSpec, catalog: DataCatalog) -> dict[str, DataRef]:
+    """Port -> the version read, for every input port whose source the plugin read."""
+    ports = {source: port for port, source in spec.inputs.items()}
+    return {ports[name]: catalog.version_of(name) for name in read if name in ports}
 
 
 def _declared_order(written: dict[str, DataRef], spec: StepSpec) -> dict[str, DataRef]:

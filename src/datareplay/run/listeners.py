@@ -62,15 +62,24 @@ class QualityResultsWriter:
 
     The results go to the case's ``quality_results`` data source when it declares one,
     else to ``quality_path`` (parquet); they are written as soon as a step reports
-    them, so a failed run keeps the results that explain the failure.
+    them, so a failed run keeps the results that explain the failure. With
+    ``keep_others`` (a step run alone) the stored results of the other steps stay.
     """
 
-    def __init__(self, catalog: DataCatalog, quality_path: Path | None) -> None:
+    def __init__(
+        self, catalog: DataCatalog, quality_path: Path | None, *, keep_others: bool = False
+    ) -> None:
         self.catalog = catalog
         self.quality_path = quality_path
+        self.keep_others = keep_others
+        self.steps: tuple[str, ...] = ()
         self.results: list[Any] = []
+        self.kept: Any = None  # earlier rows of steps this run does not run
 
     def __call__(self, event: events.Event) -> None:
+        if isinstance(event, events.RunStarted):
+            self.steps = event.steps
+            return
         if not isinstance(event, events.StepFinished | events.StepFailed):
             return
         if not event.outcome.quality:
@@ -96,4 +105,27 @@ class QualityResultsWriter:
                     description="Every data-quality check result of the latest run.",
                 )
             )
-        catalog.put(QUALITY_RESULTS, results_frame(self.results))
+        frame = results_frame(self.results)
+        if self.keep_others:
+            if self.kept is None:
+                self.kept = self._earlier_rows()
+            if len(self.kept):
+                import pandas as pd
+
+                frame = pd.concat([self.kept, frame], ignore_index=True)
+        catalog.put(QUALITY_RESULTS, frame)
+
+    def _earlier_rows(self) -> Any:
+        """The stored results of every step this run does not run (a step run alone
+        replaces its own results and keeps the rest of the latest full run's)."""
+        import pandas as pd
+
+        from datareplay.errors import DataReplayError
+
+        try:
+            earlier = self.catalog.load(QUALITY_RESULTS)
+        except DataReplayError:
+            return pd.DataFrame()
+        if not isinstance(earlier, pd.DataFrame) or "step" not in earlier.columns:
+            return pd.DataFrame()
+        return earlier[~earlier["step"].isin(self.steps)].reset_index(drop=True)

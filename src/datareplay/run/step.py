@@ -71,8 +71,10 @@ class StepOutcome:
     """What executing one step did.
 
     ``seconds`` is the wall time of the plugin's run including persistence and checks;
-    ``outputs`` maps each source written to its ``DataRef``; ``quality`` holds the
-    ``CheckResult``s recorded during the step; ``error`` is None on success.
+    ``outputs`` maps each source written to its ``DataRef``; ``inputs`` maps each input
+    port the plugin read to the ``DataRef`` of the version it got (content hash of the
+    file read, or of the write earlier in the run that produced it); ``quality`` holds
+    the ``CheckResult``s recorded during the step; ``error`` is None on success.
     """
 
     name: str
@@ -82,6 +84,7 @@ class StepOutcome:
     outputs: Mapping[str, DataRef] = field(default_factory=dict)
     quality: tuple[Any, ...] = ()
     error: StepError | None = None
+    inputs: Mapping[str, DataRef] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,303 @@
+"""The listener that writes a run's record: one transaction per event that changes it.
+
+``RunRecorder`` subscribes to the runner's events in the parent process. ``RunStarted``
+inserts the run (status ``running``, with its configuration and command line); each
+``StepFinished``/``StepFailed``/``StepSkipped`` adds the step with every input and
+output version and puts those files into the object store; ``RunFinished`` and
+``RunInterrupted`` seal the record with its final status and exit code. A process that
+dies without a word leaves a run marked ``running``: ``reap`` (called when a run store
+is opened for a new run) marks such runs ``unknown``, naming their PID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datareplay.errors import ExitCode
+from datareplay.records.environment import Environment
+from datareplay.records.objects import ObjectStore
+from datareplay.records.store import (
+    FAILED,
+    INTERRUPTED,
+    SUCCEEDED,
+    UNKNOWN,
+    DatasetVersion,
+    RunRecord,
+    SqliteRunStore,
+    StepRecord,
+)
+from datareplay.run import events
+
+if TYPE_CHECKING:
+    from datareplay.data.storage import DataRef
+    from datareplay.plan.builder import Step
+    from datareplay.run.step import StepOutcome
+
+log = logging.getLogger("datareplay.records")
+
+
+class RunRecorder:
+    """Records one run in ``store`` and its data versions in ``objects``.
+
+    ``steps`` are the plan's steps the run selected (for plugin origin, fingerprint and
+    params); ``config`` is ``{"data": ..., "origins": ...}`` with secrets redacted.
+    """
+
+    def __init__(
+        self,
+        store: SqliteRunStore,
+        objects: ObjectStore,
+        *,
+        project_root: Path,
+        kind: str,
+        command: Sequence[str],
+        config: Mapping[str, Any],
+        steps: Sequence[Step],
+        replay_of: str | None = None,
+    ) -> None:
+        self.store = store
+        self.objects = objects
+        self.root = project_root
+        self.kind = kind
+        self.command = tuple(command)
+        self.config = config
+        self.steps = {step.name: step for step in steps}
+        self.replay_of = replay_of
+        self.environment = Environment(project_root)
+        self.run_id = ""
+        self.started = 0.0
+        self.failed: tuple[str, int] | None = None
+        self.position = 0
+        self.stored: dict[str, str] = {}  # content hash -> how it was stored
+
+    def __call__(self, event: events.Event) -> None:
+        if isinstance(event, events.RunStarted):
+            self._begin(event)
+        elif isinstance(event, events.StepFinished):
+            self._step(event.outcome, event.position, "succeeded")
+        elif isinstance(event, events.StepFailed):
+            error = event.outcome.error
+            self.failed = (event.outcome.name, error.exit_code if error else ExitCode.RUN_FAILED)
+            self._step(event.outcome, event.position, "failed")
+        elif isinstance(event, events.StepSkipped):
+            self._skipped(event)
+        elif isinstance(event, events.RunFinished):
+            failed_step, code = self.failed if self.failed else (None, ExitCode.RUN_FAILED)
+            ok = event.status == "succeeded"
+            self._end(
+                SUCCEEDED if ok else FAILED,
+                ExitCode.OK if ok else code,
+                failed_step,
+                None if ok else f"step '{failed_step}' failed" if failed_step else "run failed",
+            )
+        elif isinstance(event, events.RunInterrupted):
+            where = f" during step '{event.step}'" if event.step else ""
+            self._end(INTERRUPTED, ExitCode.INTERRUPTED, event.step or None, f"Ctrl-C{where}")
+
+    # -- events ------------------------------------------------------------------------
+
+    def _begin(self, event: events.RunStarted) -> None:
+        self.run_id = event.run_id
+        self.started = time.time()
+        self.store.begin_run(
+            RunRecord(
+                run_id=event.run_id,
+                case=event.case,
+                kind=self.kind,
+                command=self.command,
+                started=self.started,
+                ended=None,
+                status="running",
+                exit_code=None,
+                failed_step=None,
+                replay_of=self.replay_of,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                config=self.config,
+                environment={},
+                steps_total=len(event.steps),
+            )
+        )
+
+    def _step(self, outcome: StepOutcome, position: int, status: str) -> None:
+        self.position = position
+        datasets = [self._version("input", port, ref) for port, ref in outcome.inputs.items()]
+        datasets += [
+            self._version("output", self._port(outcome.name, name), ref)
+            for name, ref in outcome.outputs.items()
+        ]
+        error = None
+        if outcome.error is not None:
+            error = {
+                "type": outcome.error.type,
+                "message": outcome.error.message,
+                "exit_code": int(outcome.error.exit_code),
+            }
+        self.store.add_step(
+            self.run_id,
+            StepRecord(
+                position=position,
+                index=outcome.index,
+                name=outcome.name,
+                plugin=outcome.plugin,
+                origin=self._origin(outcome.name),
+                fingerprint=self._fingerprint(outcome.name),
+                params=_plain(self._params(outcome.name)),
+                status=status,
+                seconds=outcome.seconds,
+                quality=tuple(_plain(_quality_row(r)) for r in outcome.quality),
+                error=error,
+                datasets=tuple(datasets),
+            ),
+        )
+
+    def _skipped(self, event: events.StepSkipped) -> None:
+        self.position += 1  # skipped steps follow the failed one, in order
+        self.store.add_step(
+            self.run_id,
+            StepRecord(
+                position=self.position,
+                index=event.index,
+                name=event.name,
+                plugin=event.plugin,
+                origin=self._origin(event.name),
+                fingerprint=self._fingerprint(event.name),
+                params=_plain(self._params(event.name)),
+                status="skipped",
+                seconds=None,
+                error={"type": "", "message": event.reason, "exit_code": 0},
+            ),
+        )
+
+    def _end(self, status: str, exit_code: int, failed_step: str | None, error: str | None) -> None:
+        if not self.run_id:
+            return
+        self.store.end_run(
+            self.run_id,
+            status=status,
+            exit_code=int(exit_code),
+            failed_step=failed_step,
+            error=error,
+            ended=time.time(),
+            environment=self.environment.result(),
+        )
+
+    # -- parts -------------------------------------------------------------------------
+
+    def _version(self, role: str, port: str, ref: DataRef) -> DatasetVersion:
+        location = None
+        content_hash = ref.content_hash or None  # "" where hashing is switched off
+        if ref.location is not None:
+            path = Path(ref.location)
+            location = _relative(path, self.root)
+            if content_hash is not None and content_hash not in self.stored:
+                try:
+                    how = self.objects.put(
+                        path, content_hash, ref.size_bytes, link=ref.format != "pickle"
+                    )
+                except OSError as exc:
+                    log.warning(
+                        "could not keep %s in the object store (%s); the run's record "
+                        "names it, but it cannot be restored or replayed from there",
+                        location,
+                        exc.strerror or exc,
+                    )
+                    how = "failed"
+                self.stored[content_hash] = how
+        return DatasetVersion(
+            role=role,
+            port=port,
+            source=ref.source,
+            format=ref.format,
+            location=location,
+            content_hash=content_hash,
+            size_bytes=ref.size_bytes,
+            rows=ref.rows,
+            columns=ref.columns,
+            kind=ref.kind,
+        )
+
+    def _port(self, step: str, source: str) -> str:
+        plan_step = self.steps.get(step)
+        if plan_step is not None:
+            for port, name in plan_step.writes.items():
+                if name == source:
+                    return port
+        return source
+
+    def _origin(self, step: str) -> str:
+        plan_step = self.steps.get(step)
+        ref = plan_step.ref if plan_step is not None else None
+        if ref is None:
+            return ""
+        if ref.folder is not None:
+            return f"{ref.module} ({_relative(Path(ref.folder), self.root)})"
+        return ref.module
+
+    def _fingerprint(self, step: str) -> str:
+        plan_step = self.steps.get(step)
+        ref = plan_step.ref if plan_step is not None else None
+        return ref.fingerprint if ref is not None else ""
+
+    def _params(self, step: str) -> Mapping[str, Any]:
+        plan_step = self.steps.get(step)
+        return dict(plan_step.params) if plan_step is not None else {}
+
+
+def reap(store: SqliteRunStore) -> list[str]:
+    """Mark runs whose process is gone as ``unknown`` (on this host); return their ids."""
+    from datareplay.data.atomic import process_running
+
+    host = socket.gethostname()
+    dead = []
+    for run_id, pid, run_host in store.running():
+        if run_host == host and pid != os.getpid() and not process_running(pid):
+            store.mark_dead(
+                run_id,
+                status=UNKNOWN,
+                note=f"the process (PID {pid}) ended without finishing the record "
+                "(killed, or the machine stopped)",
+            )
+            dead.append(run_id)
+    return dead
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def _quality_row(result: Any) -> dict[str, Any]:
+    as_row = getattr(result, "as_row", None)
+    if as_row is None:
+        return {"message": str(result)}
+    row: dict[str, Any] = dict(as_row())
+    return row
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready data (numpy scalars and other objects become text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return _plain(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
