@@ -853,22 +853,13 @@ def config_record(config: CaseConfig) -> dict[str, Any]:
     environment variables redacted, with the variables named), each with its origin."""
     from datareplay.config.merged import leaf_paths
     from datareplay.config.safe_yaml import format_path
+    from datareplay.records.recorder import plain
 
     merged = config.merged
     data = merged.shown(merged.data)
     origins = {format_path(path): merged.origin(path) for path, _ in leaf_paths(merged.data)}
     env = {format_path(path): list(names) for path, names in merged.env.paths.items()}
-    return {"data": _jsonable(data), "origins": origins, "env": env, "files": config.files}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return {"data": plain(data), "origins": origins, "env": env, "files": config.files}
 
 
 def _command_line() -> tuple[str, ...]:

@@ -83,6 +83,21 @@ def shape_of(value: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
+def stored_ref(source: DataSource, value: Any, content_hash: str, size: int) -> DataRef:
+    """The reference of ``value`` stored as ``source``'s file with these bytes."""
+    rows, columns = shape_of(value)
+    return DataRef(
+        source.name,
+        source.format.name,
+        str(source.path),
+        content_hash,
+        size,
+        rows,
+        columns,
+        describe(value),
+    )
+
+
 def memory_ref(source: DataSource, value: Any) -> DataRef:
     """The reference of a value kept in memory only (nothing stored, no hash)."""
     rows, columns = shape_of(value)
@@ -162,17 +177,7 @@ class LocalStorage:
                 f"could not write data source '{source.name}' as {source.format.name}: "
                 f"{describe_exception(exc)}; the previous version is kept"
             ) from exc
-        rows, columns = shape_of(value)
-        return DataRef(
-            source.name,
-            source.format.name,
-            str(source.path),
-            content_hash,
-            size,
-            rows,
-            columns,
-            describe(value),
-        )
+        return stored_ref(source, value, content_hash, size)
 
     def _write_target(self, source: DataSource, where: str) -> Path:
         """The path to replace: the target's name in its resolved, checked folder."""
@@ -230,19 +235,7 @@ class LocalStorage:
                 found=content_hash,
             )
         value = self._parse(source, path, hint)
-        rows, columns = shape_of(value)
-        assert source.path is not None
-        ref = DataRef(
-            source.name,
-            source.format.name,
-            str(source.path),
-            content_hash,
-            size,
-            rows,
-            columns,
-            describe(value),
-        )
-        return value, ref
+        return value, stored_ref(source, value, content_hash, size)
 
     def _readable(self, source: DataSource, hint: str) -> Path:
         """The checked file to read for ``source`` (PersistenceError when there is none)."""

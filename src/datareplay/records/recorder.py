@@ -148,10 +148,10 @@ class RunRecorder:
                 plugin=outcome.plugin,
                 origin=self._origin(outcome.name),
                 fingerprint=self._fingerprint(outcome.name),
-                params=_plain(self._params(outcome.name)),
+                params=plain(self._params(outcome.name)),
                 status=status,
                 seconds=outcome.seconds,
-                quality=tuple(_plain(_quality_row(r)) for r in outcome.quality),
+                quality=tuple(plain(_quality_row(r)) for r in outcome.quality),
                 error=error,
                 datasets=tuple(datasets),
             ),
@@ -168,7 +168,7 @@ class RunRecorder:
                 plugin=event.plugin,
                 origin=self._origin(event.name),
                 fingerprint=self._fingerprint(event.name),
-                params=_plain(self._params(event.name)),
+                params=plain(self._params(event.name)),
                 status="skipped",
                 seconds=None,
                 error={"type": "", "message": event.reason, "exit_code": 0},
@@ -286,18 +286,18 @@ def _quality_row(result: Any) -> dict[str, Any]:
     return row
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` as JSON-ready data (numpy scalars and other objects become text)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     item = getattr(value, "item", None)
     if callable(item):
         try:
-            return _plain(item())
+            return plain(item())
         except (TypeError, ValueError):
             pass
     return str(value)
