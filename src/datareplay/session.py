@@ -516,6 +516,9 @@ class Session:
             config=config_record(opened.config),
             steps=steps,
             replay_of=replay_of,
+            shown=lambda step: opened.config.merged.shown(
+                dict(step.params), ("pipeline", step.index, "params")
+            ),
         )
 
     # -- replay ------------------------------------------------------------------------

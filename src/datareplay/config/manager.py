@@ -177,6 +177,7 @@ class ConfigManager:
         import copy
 
         resolved = copy.deepcopy(dict(data))
+        from_env: dict[KeyPath, tuple[str, ...]] = {}
         for path, value in leaf_items(resolved):
             if isinstance(value, str) and value.startswith("<redacted: env:"):
                 names = [n.strip().removeprefix("env:") for n in value[11:-1].split(",")]
@@ -187,8 +188,12 @@ class ConfigManager:
                         f"{' and '.join(names)} to replay it"
                     )
                 _set_at(resolved, path, os.environ[names[0]])
+                from_env[path] = (names[0],)
         merged = MergedConfig()
         merged.apply(YamlDocument(resolved, f"run {run_id}", {}, {}))
+        merged.env.paths.update(from_env)  # shown redacted again, in the replay's record
+        merged.env.values.update({names[0]: os.environ[names[0]] for names in from_env.values()})
+        self.secrets.add(merged.env.values)
         shown = {key: f"run {run_id} ({where})" for key, where in origins.items()}
         merged.origins = {}
         for path, _ in leaf_items(resolved):

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ class RunRecorder:
         config: Mapping[str, Any],
         steps: Sequence[Step],
         replay_of: str | None = None,
+        shown: Callable[[Step], Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.objects = objects
@@ -69,6 +70,8 @@ class RunRecorder:
         self.config = config
         self.steps = {step.name: step for step in steps}
         self.replay_of = replay_of
+        # a step's params as a record may show them: values from ${env:...} redacted
+        self.shown = shown or (lambda step: dict(step.params))
         self.environment = Environment(project_root)
         self.run_id = ""
         self.started = 0.0
@@ -247,7 +250,7 @@ class RunRecorder:
 
     def _params(self, step: str) -> Mapping[str, Any]:
         plan_step = self.steps.get(step)
-        return dict(plan_step.params) if plan_step is not None else {}
+        return self.shown(plan_step) if plan_step is not None else {}
 
 
 def reap(store: SqliteRunStore) -> list[str]:
