@@ -8,6 +8,7 @@ producer alone, whose output would die with it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +73,14 @@ def test_an_unreadable_written_file_still_points_at_its_step(
 ) -> None:
     assert cli(project, "pipeline", "--case", "demo").code == 0
     (project / "cases" / "demo" / "data" / "aligned.parquet").write_bytes(b"broken")
+    # the run's record knows what was written: the file is reported as damaged
+    result = cli(project, "plugin", "SignalCleaner", "--case", "demo")
+    assert result.code == 1
+    assert "is damaged or was changed outside a run" in result.err
+    assert "step 'SignalAligner' of run " in result.err
+    assert "'datareplay restore aligned --case demo'" in result.err
+    # without the records, the read error still names the step that writes it
+    shutil.rmtree(project / ".datareplay")
     result = cli(project, "plugin", "SignalCleaner", "--case", "demo")
     assert result.code == 1
     assert "(written by step 'SignalAligner')" in result.err

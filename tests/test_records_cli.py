@@ -108,7 +108,10 @@ def test_diff_shows_a_set_change_and_the_first_divergence(project: Path, cli) ->
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert "step EventDetector:" in lines
-    assert "  params.hard_brake_mps2: 4.0 → 3.5" in lines
+    (change,) = [line for line in lines if line.startswith("  params.hard_brake_mps2:")]
+    # both values with their origins: the case file's line, then the --set
+    assert change.startswith("  params.hard_brake_mps2: 4.0 (cases/demo/case.yaml:")
+    assert change.endswith(" → 3.5 (--set pipeline.EventDetector.params.hard_brake_mps2)")
     assert lines[-1] == "first step whose outputs diverge: EventDetector"
     # the steps before it are unchanged, and no code changed
     assert "step SignalAligner:" not in lines
@@ -116,7 +119,10 @@ def test_diff_shows_a_set_change_and_the_first_divergence(project: Path, cli) ->
     data = json.loads(cli(project, "diff", "last~1", "last", "--json").out)
     assert data["first_divergence"] == "EventDetector"
     detector = next(s for s in data["steps"] if s["name"] == "EventDetector")
-    assert detector["params"] == [{"key": "hard_brake_mps2", "a": 4.0, "b": 3.5}]
+    (param,) = detector["params"]
+    assert (param["key"], param["a"], param["b"]) == ("hard_brake_mps2", 4.0, 3.5)
+    assert param["a_origin"].startswith("cases/demo/case.yaml:")
+    assert param["b_origin"] == "--set pipeline.EventDetector.params.hard_brake_mps2"
     assert detector["code"] is None
     assert [o["source"] for o in detector["outputs"]] == ["events"]
     # the same run compared with itself: nothing differs

@@ -245,6 +245,41 @@ def test_ctrl_c_is_recorded_as_interrupted(project: Path, cli) -> None:
     assert "CtrlC" in (record["error"] or "")
     assert record["steps"][0]["name"] == "Noisy"
     assert record["steps"][0]["status"] == "succeeded"
+    # the step that was running is recorded as interrupted, not left out
+    assert [(s["name"], s["status"]) for s in record["steps"]] == [
+        ("Noisy", "succeeded"),
+        ("CtrlC", "interrupted"),
+    ]
+    assert record["environment"]["python"]  # written when the run began
+
+
+def test_a_damaged_stored_copy_is_replaced_by_the_next_write_of_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    from datareplay.data.storage import hash_file
+    from datareplay.records.objects import ObjectStore
+
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"x" * 10_000)
+    content_hash, size = hash_file(data)
+    store = ObjectStore(tmp_path / "objects")
+    assert store.put(data, content_hash, size) == "copied"
+    stored = store.path_of(content_hash)
+    with open(stored, "r+b") as fh:  # damaged in place, same size
+        fh.seek(5000)
+        fh.write(b"y")
+    assert not store.verify(content_hash)
+    assert store.put(data, content_hash, size) == "copied"  # not "kept"
+    assert store.verify(content_hash)
+    assert store.put(data, content_hash, size) == "kept"
+
+
+def test_an_empty_run_name_is_a_usage_error() -> None:
+    from datareplay.errors import UnknownNameError
+    from datareplay.records.selectors import resolve_run
+
+    with pytest.raises(UnknownNameError, match="empty run name"):
+        resolve_run("  ", ["20261207-000000-aaaaaa"])
 
 
 def test_a_killed_run_is_shown_as_unknown_naming_its_pid(project: Path, cli, tmp_path) -> None:

@@ -519,6 +519,13 @@ class Session:
             shown=lambda step: opened.config.merged.shown(
                 dict(step.params), ("pipeline", step.index, "params")
             ),
+            hidden_locations={
+                name: str(hidden)
+                for name in opened.hub.sources
+                if not isinstance(
+                    hidden := opened.config.merged.shown("", ("data_sources", name, "path")), str
+                )
+            },
         )
 
     # -- replay ------------------------------------------------------------------------

@@ -163,8 +163,8 @@ def register(group: click.Group, pass_state: Callable[..., Any]) -> None:
                 )
             if step.code:
                 lines.append(f"  code: {_short(step.code[0])} → {_short(step.code[1])}")
-            for key, va, vb in step.params:
-                lines.append(f"  params.{key}: {va!r} → {vb!r}")
+            for key, va, oa, vb, ob in step.params:
+                lines.append(f"  params.{key}: {va!r} ({oa}) → {vb!r} ({ob})")
             for port, ha, hb in step.inputs:
                 lines.append(f"  input {port}: {_short(ha)} → {_short(hb)}")
             for source, ha, hb in step.outputs:
@@ -270,6 +270,10 @@ def register(group: click.Group, pass_state: Callable[..., Any]) -> None:
                 seconds = parse_duration(older_than)
             except ValueError as exc:
                 raise UsageError(f"--older-than {older_than}: {exc}") from None
+            if seconds < 0:
+                raise UsageError(
+                    f"--older-than {older_than}: an age cannot be negative; write e.g. 30d"
+                )
         report = state.session().gc(keep_last=keep_last, older_than_s=seconds, dry_run=dry_run)
         verb = "would drop" if dry_run else "dropped"
         click.echo(

@@ -34,7 +34,7 @@ class StepDiff:
     name: str
     status: tuple[str | None, str | None]
     code: tuple[str, str] | None = None
-    params: list[tuple[str, Any, Any]] = field(default_factory=list)
+    params: list[tuple[str, Any, str, Any, str]] = field(default_factory=list)
     inputs: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     outputs: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     quality: list[tuple[str, str | None, str | None]] = field(default_factory=list)
@@ -74,7 +74,10 @@ class RunDiff:
                     "name": s.name,
                     "status": list(s.status),
                     "code": list(s.code) if s.code else None,
-                    "params": [{"key": k, "a": a, "b": b} for k, a, b in s.params],
+                    "params": [
+                        {"key": k, "a": a, "a_origin": oa, "b": b, "b_origin": ob}
+                        for k, a, oa, b, ob in s.params
+                    ],
                     "inputs": [{"port": p, "a": a, "b": b} for p, a, b in s.inputs],
                     "outputs": [{"source": p, "a": a, "b": b} for p, a, b in s.outputs],
                     "quality": [{"check": c, "a": a, "b": b} for c, a, b in s.quality],
@@ -111,7 +114,7 @@ def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
             )
     names = [s.name for s in a.steps] + [s.name for s in b.steps if a.step(s.name) is None]
     for name in names:
-        diff = _diff_step(name, a.step(name), b.step(name))
+        diff = _diff_step(name, a.step(name), b.step(name), origins_a, origins_b)
         result.steps.append(diff)
         if result.first_divergence is None and (diff.outputs or diff.status[0] != diff.status[1]):
             result.first_divergence = name
@@ -135,7 +138,13 @@ def _without(data: Any) -> Any:
     return data
 
 
-def _diff_step(name: str, a: StepRecord | None, b: StepRecord | None) -> StepDiff:
+def _diff_step(
+    name: str,
+    a: StepRecord | None,
+    b: StepRecord | None,
+    origins_a: Mapping[str, str],
+    origins_b: Mapping[str, str],
+) -> StepDiff:
     diff = StepDiff(name, (a.status if a else None, b.status if b else None))
     if a is None or b is None:
         return diff
@@ -143,7 +152,13 @@ def _diff_step(name: str, a: StepRecord | None, b: StepRecord | None) -> StepDif
         diff.code = (a.fingerprint, b.fingerprint)
     pa, pb = dict(flatten(a.params)), dict(flatten(b.params))
     diff.params = [
-        (k, pa.get(k, _MISSING), pb.get(k, _MISSING))
+        (
+            k,
+            pa.get(k, _MISSING),
+            _param_origin(origins_a, a.index, k),
+            pb.get(k, _MISSING),
+            _param_origin(origins_b, b.index, k),
+        )
         for k in sorted(set(pa) | set(pb))
         if pa.get(k, _MISSING) != pb.get(k, _MISSING)
     ]
@@ -155,6 +170,11 @@ def _diff_step(name: str, a: StepRecord | None, b: StepRecord | None) -> StepDif
         (k, qa.get(k), qb.get(k)) for k in sorted(set(qa) | set(qb)) if qa.get(k) != qb.get(k)
     ]
     return diff
+
+
+def _param_origin(origins: Mapping[str, str], index: int, key: str) -> str:
+    """Where a step's param value came from (its declared default when no layer set it)."""
+    return origins.get(f"pipeline[{index}].params.{key}", "the plugin's default")
 
 
 def _verdict(row: Mapping[str, Any]) -> str:

@@ -64,7 +64,7 @@ class Environment:
     """The environment of one run, with the git part computed in the background."""
 
     def __init__(self, root: Path) -> None:
-        self._static: dict[str, Any] = {
+        self.static: dict[str, Any] = {
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
             "executable": sys.executable,
@@ -82,4 +82,4 @@ class Environment:
     def result(self, wait_s: float = 5.0) -> dict[str, Any]:
         """Everything, waiting at most ``wait_s`` for the background part."""
         self._thread.join(wait_s)
-        return {**self._static, **self._found}
+        return {**self.static, **self._found}

@@ -75,16 +75,19 @@ class ObjectStore:
         ``link=False`` never shares the inode (pickles: a hard-linked pickle is refused
         by the reader, which cannot tell it from a file planted from elsewhere).
 
-        Returns how: ``"kept"`` (already there; its time is refreshed so a concurrent
-        ``gc`` keeps it), ``"copied"``, ``"cloned"`` or ``"linked"``. A file whose size
-        is not ``size`` (replaced since it was hashed) is not stored: ``"changed"``.
+        Returns how: ``"kept"`` (already there and intact; its time is refreshed so a
+        concurrent ``gc`` keeps it; a stored copy that was damaged is replaced),
+        ``"copied"``, ``"cloned"`` or ``"linked"``. A file whose size is not ``size``
+        (replaced since it was hashed) is not stored: ``"changed"``.
         """
         target = self.path_of(content_hash)
         with self._lock(exclusive=False):
             if target.is_file():
-                with contextlib.suppress(OSError):
-                    os.utime(target)
-                return "kept"
+                if self._intact(target, content_hash, size):
+                    with contextlib.suppress(OSError):
+                        os.utime(target)
+                    return "kept"
+                target.unlink()  # damaged: stored again from the good bytes below
             info = os.stat(path)
             if size is not None and info.st_size != size:
                 return "changed"
@@ -104,6 +107,17 @@ class ObjectStore:
                 raise
             fsync_dir(target.parent)
             return how
+
+    @staticmethod
+    def _intact(target: Path, content_hash: str, size: int | None) -> bool:
+        """A stored version still whole: its size, and for a copy (small) its hash."""
+        try:
+            stored = os.stat(target).st_size
+        except OSError:
+            return False
+        if size is not None and stored != size:
+            return False
+        return stored > COPY_BELOW or hash_file(target)[0] == content_hash
 
     @staticmethod
     def _materialise(path: Path, tmp: Path, size: int) -> str:

@@ -61,6 +61,7 @@ class RunRecorder:
         steps: Sequence[Step],
         replay_of: str | None = None,
         shown: Callable[[Step], Mapping[str, Any]] | None = None,
+        hidden_locations: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.objects = objects
@@ -72,11 +73,14 @@ class RunRecorder:
         self.replay_of = replay_of
         # a step's params as a record may show them: values from ${env:...} redacted
         self.shown = shown or (lambda step: dict(step.params))
+        # source -> what to record instead of a location built from an environment value
+        self.hidden = dict(hidden_locations or {})
         self.environment = Environment(project_root)
         self.run_id = ""
         self.started = 0.0
         self.failed: tuple[str, int] | None = None
         self.position = 0
+        self.selected: tuple[str, ...] = ()
         self.stored: dict[str, str] = {}  # content hash -> how it was stored
 
     def __call__(self, event: events.Event) -> None:
@@ -101,12 +105,42 @@ class RunRecorder:
             )
         elif isinstance(event, events.RunInterrupted):
             where = f" during step '{event.step}'" if event.step else ""
+            self._unfinished(event.step)
             self._end(INTERRUPTED, ExitCode.INTERRUPTED, event.step or None, f"Ctrl-C{where}")
 
     # -- events ------------------------------------------------------------------------
 
+    def _unfinished(self, current: str) -> None:
+        """After Ctrl-C: the step that was running as interrupted, the rest as skipped."""
+        for name in self.selected[self.position :]:
+            step = self.steps.get(name)
+            self.position += 1
+            interrupted = name == current
+            self.store.add_step(
+                self.run_id,
+                StepRecord(
+                    position=self.position,
+                    index=step.index if step is not None else -1,
+                    name=name,
+                    plugin=step.plugin.__name__ if step is not None else "",
+                    origin=self._origin(name),
+                    fingerprint=self._fingerprint(name),
+                    params=plain(self._params(name)),
+                    status="interrupted" if interrupted else "skipped",
+                    seconds=None,
+                    error={
+                        "type": "KeyboardInterrupt" if interrupted else "",
+                        "message": "interrupted (Ctrl-C)"
+                        if interrupted
+                        else "the run was interrupted",
+                        "exit_code": int(ExitCode.INTERRUPTED) if interrupted else 0,
+                    },
+                ),
+            )
+
     def _begin(self, event: events.RunStarted) -> None:
         self.run_id = event.run_id
+        self.selected = tuple(event.steps)
         self.started = time.time()
         self.store.begin_run(
             RunRecord(
@@ -123,7 +157,7 @@ class RunRecorder:
                 pid=os.getpid(),
                 host=socket.gethostname(),
                 config=self.config,
-                environment={},
+                environment=self.environment.static,
                 steps_total=len(event.steps),
             )
         )
@@ -198,7 +232,7 @@ class RunRecorder:
         content_hash = ref.content_hash or None  # "" where hashing is switched off
         if ref.location is not None:
             path = Path(ref.location)
-            location = _relative(path, self.root)
+            location = self.hidden.get(ref.source) or _relative(path, self.root)
             if content_hash is not None and content_hash not in self.stored:
                 try:
                     how = self.objects.put(

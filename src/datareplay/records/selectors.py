@@ -17,6 +17,10 @@ _LAST = re.compile(r"last(?:~(\d+))?")
 def resolve_run(text: str, ids: Sequence[str], *, what: str = "run") -> str:
     """The run id ``text`` names among ``ids`` (newest first)."""
     name = text.strip()
+    if not name:
+        raise UnknownNameError(
+            f"an empty {what} name names no run; give an id, a prefix of one, last or last~N"
+        )
     if not ids:
         raise UnknownNameError(
             f"no {what} recorded yet, so '{name}' names none; run 'pipeline --case CASE' first"
