@@ -107,6 +107,7 @@ def chain_figure(root: Path, rounds: int) -> dict[str, Any]:
     logging.disable(logging.NOTSET)
     extra = [1000 * (a - b) for a, b in zip(times["on"], times["off"], strict=True)]
     return {
+        "samples": {"on": times["on"], "off": times["off"]},
         "recording on, median ms": 1000 * statistics.median(times["on"]),
         "recording off, median ms": 1000 * statistics.median(times["off"]),
         "extra ms per 10-step run (median of rounds)": statistics.median(extra),
@@ -148,6 +149,7 @@ def demo_figure(root: Path, rows: int, rounds: int) -> dict[str, Any]:
         off.append(t_off)
         ratios.append(t_on / t_off)
     return {
+        "samples": {"on": on, "off": off},
         "rows": rows,
         "recording on, median s": statistics.median(on),
         "recording off, median s": statistics.median(off),
@@ -201,7 +203,7 @@ def store_figure(root: Path, runs: int, rounds: int) -> dict[str, Any]:
         "show last": ["show", "last"],
         f"show {middle} (a prefix)": ["show", middle],
     }
-    out: dict[str, Any] = {"runs in the store": runs, "target": "< 200 ms"}
+    out: dict[str, Any] = {"runs in the store": runs, "target": "< 200 ms", "samples": {}}
     for label, args in commands.items():
         times = []
         for _ in range(rounds):
@@ -211,7 +213,69 @@ def store_figure(root: Path, runs: int, rounds: int) -> dict[str, Any]:
             )
             times.append(1000 * (time.perf_counter() - began))
         out[f"{label}, median ms"] = statistics.median(times)
+        out["samples"][label] = times
     return out
+
+
+def measure(scale: Any, work: Path) -> list[Any]:
+    """The figure of the benchmark suite (``benchmarks/run.py --only records``)."""
+    from benchlib import Figure, Row, Stat, judge, ratio
+    from fig_progress import progress_figure
+
+    shutil.rmtree(work / "records", ignore_errors=True)
+    runs = 500 if scale.quick else 10_000
+    rounds = 2 if scale.quick else 3
+    chain = chain_figure(work / "records" / "chain", rounds=10 if scale.quick else 40)
+    demo = demo_figure(work / "records" / "demo", scale.demo_rows, rounds)
+    store = store_figure(work / "records" / "store", runs, rounds if scale.quick else 5)
+    extra = Stat.of(
+        1000 * (a - b) for a, b in zip(*chain["samples"].values(), strict=True)
+    )
+    cost = ratio(demo["samples"]["on"], demo["samples"]["off"])
+    rows = [
+        Row(
+            f"shipped demo at {scale.demo_rows:,} rows: recording on ÷ off",
+            cost,
+            "×",
+            "< 1.05×",
+            judge(cost, lambda v: v < 1.05),
+            "records, object store, environment; alternating, each run a fresh process",
+            True,
+        ),
+        Row(
+            "10-step run: extra time with recording",
+            extra,
+            "ms",
+            "< 10 ms",
+            judge(extra, lambda v: v < 10),
+            "in-process Session.run_pipeline, memory data, recorder on vs a no-op listener",
+            True,
+        ),
+    ]
+    for label, samples in store["samples"].items():
+        stat = Stat.of(samples)
+        rows.append(
+            Row(
+                f"`run.py {label}` with {runs:,} runs in the store",
+                stat,
+                "ms",
+                "< 200 ms",
+                judge(stat, lambda v: v < 200),
+                "a fresh process, interpreter start included",
+                label == "runs",
+            )
+        )
+    figure = Figure(
+        "Run records",
+        "What recording every run costs, measured side by side: the shipped demo through "
+        "`Session.run_pipeline` in fresh processes with the run's `RunRecorder` and with a "
+        "listener that does nothing, alternating; a 10-step chain of trivial plugins the "
+        "same way in one process; and `runs`/`show` as fresh processes on a store holding "
+        "many runs of 8 steps and 24 datasets each (written with `SqliteRunStore`).",
+        rows,
+    )
+    shutil.rmtree(work / "records", ignore_errors=True)
+    return [figure, progress_figure(scale, work)]
 
 
 def main() -> None:

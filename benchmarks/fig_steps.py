@@ -280,7 +280,7 @@ def measure_chain(root: Path, n: int, reps: int, plugins: tuple[type[Any], type[
 
 LARGE = 10_000  # chains this long get their own, shorter series of rounds
 SPLIT_MIN_S = 0.2  # the closing line has 10 ms resolution: split only longer runner loops
-FINISHED = re.compile(r"finished: (\d+) steps in ([0-9.]+) s")
+FINISHED = re.compile(r"finished: ([\d,]+) steps? in ([\d.,]+) s")
 
 
 @dataclass
@@ -305,12 +305,12 @@ def _cli_run(root: Path, n: int, logs: Path, *, gc_off: bool = False) -> CliRun:
     log = logs / f"chain_{n}{'-gc-off' if gc_off else ''}.out"
     result = run_launched(_cli_command(root, n, gc_off=gc_off), cwd=root, log=log)
     match = FINISHED.search(result.stdout)
-    if match is None or int(match.group(1)) != n:
+    if match is None or int(match.group(1).replace(",", "")) != n:
         raise AssertionError(f"chain_{n}: no 'finished: {n} steps in X s' line on stdout")
     err = log.with_suffix(log.suffix + ".err").read_text(errors="replace")
     return CliRun(
         result.seconds,
-        float(match.group(2)),
+        float(match.group(2).replace(",", "")),
         err.count("\n"),
         result.stdout.count("\n"),
         result.cpu_seconds,

@@ -54,7 +54,17 @@ from report import Profile, render
 # "Engine core" (StepSpec/execute, run events, DataCatalog + DataHub, content hashing,
 # gc.freeze). Move it forward when a later round of engine work is to be judged.
 DEFAULT_BASELINE = "591bd97"
-FIGURES = ("cli", "demo", "steps", "persistence", "quality", "hashing", "scaling", "kedro")
+FIGURES = (
+    "cli",
+    "demo",
+    "steps",
+    "persistence",
+    "quality",
+    "hashing",
+    "scaling",
+    "records",
+    "kedro",
+)
 EXCERPT_LINES = 60
 UNREPRODUCIBLE = "unreproducible (uncommitted changes)"
 COMMITTED_RESULTS = BENCH_DIR / "RESULTS.md"
@@ -262,6 +272,12 @@ class Bench:
     def scaling(self) -> list[Figure]:
         return [fig_scaling.measure(self.scale, self.work)]
 
+    def records(self) -> list[Figure]:
+        import fig_records
+
+        figures: list[Figure] = fig_records.measure(self.scale, self.work)
+        return figures
+
     def kedro(self) -> list[Figure]:
         if self.args.no_kedro:
             kedro = fig_cli.Kedro(None, "", "skipped: --no-kedro")
@@ -282,6 +298,7 @@ class Bench:
             "quality": "Data-quality checks",
             "hashing": "Content hashing",
             "scaling": "Scaling",
+            "records": "Run records and live progress",
             "kedro": fig_kedro.TITLE,
         }
         for name in FIGURES:
@@ -339,6 +356,8 @@ def _figure_order(figure: Figure) -> int:
         "Data-quality checks",
         "Content hashing",
         "Scaling",
+        "Run records",
+        "Live progress",
         fig_kedro.TITLE,
     ]
     return order.index(figure.title) if figure.title in order else len(order)

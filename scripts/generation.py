@@ -77,7 +77,8 @@ has room, down to ``MIN_ROWS``. The IMU file only loses the dropped rows;
 ``gps.parquet`` is the normal one (GPS gets no faults). The faults come from their own
 random stream (derived from the seed), so the normal recording is byte-identical with
 and without ``faults``, and the faulty files are byte-identical for the same ``rows``
-and ``seed``. Without ``faults`` an existing ``drive_faulty/`` is left as it is.
+and ``seed``. Run standalone without ``faults``, an existing ``drive_faulty/`` is left
+as it is; ``generate-data`` removes it (it replaces every recording it generated before).
 ``inject_faults`` (or ``faulty_drive``) returns the faulty tables with the fault
 positions as truth.
 
@@ -699,8 +700,10 @@ def generate(
 
     With ``faults`` the faulty variant is written to ``root/FAULTY_DIR`` as well (its
     three paths follow the normal ones); without, an existing ``FAULTY_DIR`` is left
-    alone. Each folder is swapped into place as a whole, so readers see either the
-    previous recording or the complete new one.
+    alone (``generate-data`` runs this into an empty folder and then removes the
+    ``FAULTY_DIR`` an earlier ``generate-data --faults`` wrote). Each folder is swapped
+    into place as a whole, so readers see either the previous recording or the complete
+    new one.
     """
     drive = simulate_drive(rows, seed)
     paths = _write_atomic(Path(root) / RAW_DIR, drive.tables)

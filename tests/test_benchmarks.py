@@ -28,6 +28,8 @@ FIGURES = (
     "Data-quality checks",
     "Content hashing",
     "Scaling",
+    "Run records",
+    "Live progress",
     "Against Kedro on the same work",
 )
 ROWS = (
@@ -57,6 +59,10 @@ ROWS = (
     "hashing on ÷ hashing off",
     "fidelity guards on ÷ off",
     "DataProfiler: ns per row,",
+    "shipped demo at 100,000 rows: recording on ÷ off",
+    "10-step run: extra time with recording",
+    "`run.py runs` with 500 runs in the store",
+    "demo at 100,000 rows: on a terminal ÷ through a pipe",
     "Data Replay: `python run.py pipeline`",
     "Data Replay, peak RSS",
     "Data Replay ÷ Kedro",

@@ -72,7 +72,7 @@ def test_pipeline_demo_runs_and_prints_the_hub_summary(project: Path) -> None:
 def test_summary_reports_status_shape_size_and_path(project: Path, cli) -> None:
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 0, result.err
-    table = result.out.split("\n\n")[0].splitlines()[3:]  # the hub summary, not quality
+    table = result.out.split("\n\n")[1].splitlines()[2:]  # the hub summary, not quality
     lines = {line.split()[0]: line for line in table}
     assert "in memory" in lines["report"] and "DataFrame" in lines["report"]
     assert "cases/demo/data/report.json" in lines["report"]

@@ -171,7 +171,9 @@ def test_events_when_step_k_fails(tmp_path: Path, k: int) -> None:
     assert isinstance(error, StepFailed)
     assert (error.step, error.index, error.plugin) == (names[k], k, "Fail")
     assert error.error_type == "ValueError"
-    assert error.reason == "ValueError: sensor table is empty"
+    assert error.reason == (
+        f"ValueError: sensor table is empty ({__file__}:91 in run; --debug shows the traceback)"
+    )
     assert isinstance(error.__cause__, ValueError)
     expected = [("RunStarted", ",".join(names))]
     for name in names[:k]:
@@ -339,10 +341,14 @@ def test_pipeline_prints_the_closing_line_then_the_tables(project: Path, cli) ->
         r"run \d{8}-\d{6}-[0-9a-f]{6} of case 'demo' finished: 8 steps in \d+\.\d\d s", lines[0]
     )
     run_id = lines[0].split()[1]
-    assert lines[1].split() == ["data", "source", "status", "shape", "/", "type", "size", "path"]
-    summary, quality = result.out.split("\n\n", 1)
+    assert lines[1].split() == ["#", "step", "status", "time", "rows", "in", "rows", "out", "quality"]
+    steps, summary, quality = result.out.split("\n\n", 2)
+    assert len(steps.splitlines()) == 2 + 1 + 8  # closing line, header, rule, a row a step
+    assert summary.splitlines()[0].split() == [
+        "data", "source", "status", "shape", "/", "type", "size", "path"
+    ]
     assert "report" in summary and "quality_results" in summary
-    assert re.match(r"data quality: \d+ checks, 0 failed\n", quality)
+    assert re.match(r"data quality: (\d+) checks: \1 passed\n", quality)
     assert quality.splitlines()[1].split() == [
         "source",
         "check",
@@ -357,7 +363,7 @@ def test_pipeline_prints_the_closing_line_then_the_tables(project: Path, cli) ->
     assert "step 3/8 signal_quality (QualityGate) done in " in result.err
     assert "step 8/8 ReportWriter done in " in result.err
     assert "-> report (DataFrame " in result.err
-    assert "step " not in result.out
+    assert "step 1/8" not in result.out  # progress goes to the log, not to the tables
 
 
 def test_plugin_prints_the_single_step_closing_line(project: Path, cli) -> None:
@@ -371,7 +377,7 @@ def test_plugin_prints_the_single_step_closing_line(project: Path, cli) -> None:
     assert "step 1/1 InitialDataReader done in " in result.err
 
 
-def test_failed_pipeline_prints_no_tables(project: Path, cli) -> None:
+def test_failed_pipeline_prints_its_summary_not_the_tables(project: Path, cli) -> None:
     (project / "modules" / "event_detector.py").write_text(
         (project / "modules" / "event_detector.py").read_text(encoding="utf-8")
         + "\n\ndef _broken_run(self, hub):\n    raise RuntimeError('detector exploded')\n\n\n"
@@ -380,6 +386,12 @@ def test_failed_pipeline_prints_no_tables(project: Path, cli) -> None:
     )
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 1
-    assert result.out == ""
+    lines = result.out.splitlines()
+    assert re.match(r"run \S+ of case 'demo' FAILED at step 7/8 'EventDetector' after ", lines[0])
+    assert "data source" not in result.out and "data quality" not in result.out
+    assert any(re.match(r"7\s+EventDetector\s+failed", line) for line in lines)
+    assert any(re.match(r"8\s+ReportWriter\s+skipped", line) for line in lines)
+    # why it failed is said once, on stderr
+    assert "detector exploded" not in result.out
     assert "RuntimeError: detector exploded" in result.err
-    assert "finished:" not in result.err
+    assert "finished:" not in result.out + result.err

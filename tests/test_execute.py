@@ -252,7 +252,10 @@ def test_failing_folder_plugin_is_an_outcome_not_an_exception(tmp_path: Path) ->
 
     assert not outcome.ok and outcome.error is not None
     assert outcome.error.type == "ValueError"
-    assert outcome.error.message == "ValueError: sensor table is empty"
+    assert outcome.error.message == (
+        "ValueError: sensor table is empty "
+        "(modules/half_done.py:13 in run; --debug shows the traceback)"
+    )
     assert outcome.error.exit_code == ExitCode.RUN_FAILED
     assert outcome.error.traceback.startswith("Traceback (most recent call last):")
     assert str(path) in outcome.error.traceback

@@ -215,7 +215,7 @@ def test_a_value_a_format_cannot_hold_names_the_formats_that_can(tmp_path: Path)
     with pytest.raises(PersistenceError) as info:
         catalog.put("d", np.arange(3), step="S")
     message = str(info.value)
-    assert message.startswith("data source 'd' has format csv but step 'S' wrote a ndarray;")
+    assert message.startswith("data source 'd' has format csv but step 'S' wrote an ndarray;")
     assert "npy" in message and "json, pickle or memory" not in message
 
 

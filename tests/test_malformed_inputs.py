@@ -87,7 +87,11 @@ BATTERY = [
         },
     ),
     Bad("duplicate-key", "duplicate key 'data_sources'", {CASE: GOOD_CASE + "data_sources: {}\n"}),
-    Bad("tab-indent", "YAML syntax error", {CASE: "pipeline:\n\t- plugin: X\n"}),
+    Bad(
+        "tab-indent",
+        "cases/demo/case.yaml:2: a tab character is used for indentation",
+        {CASE: "pipeline:\n\t- plugin: X\n"},
+    ),
     # -- case.yaml: types and keys
     Bad(
         "pipeline-not-list",

@@ -80,8 +80,8 @@ def test_demo_reports_every_check_and_persists_the_results(project: Path, cli) -
     n = len(declared)
 
     # the summary: a headline and a table with one row per check
-    assert f"\ndata quality: {n} checks, 0 failed\n" in result.out
-    table = result.out.split(f"data quality: {n} checks, 0 failed\n", 1)[1].splitlines()
+    assert f"\ndata quality: {n} checks: {n} passed\n" in result.out
+    table = result.out.split(f"data quality: {n} checks: {n} passed\n", 1)[1].splitlines()
     assert table[0].split() == ["source", "check", "severity", "result", "failing", "rows"]
     assert set(table[1].replace(" ", "")) == {"-"}
     rows = parse_table(table[: 2 + n])
@@ -164,7 +164,9 @@ def test_source_check_stops_the_run_in_the_step_that_writes_the_source(project: 
     assert len(bad) > 0
     lines = error_lines(result.err)
     assert lines[0].startswith("step 1 'InitialDataReader' of case 'demo' failed in run ")
-    message = "\n".join(lines)
+    assert lines[0].endswith("1 check of severity error failed (wheel: range(speed_mps))")
+    message = result.out  # the run's summary lists the failed check in full
+    assert "failed checks (1, each stops the run):" in message
     assert "wheel: range(speed_mps) FAILED" in message
     assert f"{len(bad):,} of {len(wheel):,} rows" in message
     def shown(value: float) -> str:  # floats as written in messages: exactly
@@ -196,8 +198,9 @@ def test_source_check_with_severity_warn_is_recorded_and_the_run_goes_on(
     for name in AFTER_GATE:
         assert (data_dir(project) / name).is_file(), name
     n = len(declared_checks(project))
-    assert f"data quality: {n} checks, 1 failed" in result.out
-    table = result.out.split(f"data quality: {n} checks, 1 failed\n", 1)[1].splitlines()
+    headline = f"data quality: {n} checks: 1 warning, {n - 1} passed"
+    assert headline in result.out
+    table = result.out.split(headline + "\n", 1)[1].splitlines()
     (printed,) = [row for row in parse_table(table) if row[1] == "range(speed_mps)"]
     assert printed[:4] == ["wheel", "range(speed_mps)", "warn", "FAILED"]
     assert "wheel: range(speed_mps) FAILED" in result.err  # logged as a warning
@@ -225,8 +228,9 @@ def test_failing_gate_stops_the_run_after_recording_every_check(project: Path, c
     data = data_dir(project)
     lines = error_lines(result.err)
     assert lines[0].startswith("step 3 'signal_quality' (plugin QualityGate) of case 'demo' failed")
-    assert "aligned: range(speed_mps) FAILED" in lines[0]
-    assert len(lines) == 1  # only the failed check of severity error is an error line
+    assert lines[0].endswith("(aligned: range(speed_mps))")
+    assert len(lines) == 1  # only the failed check of severity error is named
+    assert "  aligned: range(speed_mps) FAILED: " in result.out  # in full, in the summary
 
     # what was written before the gate is there and readable; nothing after it
     aligned = pd.read_parquet(data / "aligned.parquet")
@@ -253,7 +257,7 @@ def test_failing_gate_with_severity_warn_does_not_stop(project: Path, cli) -> No
     )
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 0, result.err
-    assert "1 failed" in result.out
+    assert "checks: 1 warning, " in result.out
     assert (data_dir(project) / "report.json").is_file()
 
 
@@ -348,10 +352,12 @@ def test_faulty_demo_is_stopped_by_the_gate_and_every_fault_is_explained(
         == (project / "templates" / "demo_faulty_case.yaml").read_bytes()
     )
 
-    lines = error_lines(result.err)
-    assert lines[0].startswith(
+    errors = error_lines(result.err)
+    assert len(errors) == 1
+    assert errors[0].startswith(
         "step 3 'signal_quality' (plugin QualityGate) of case 'my_faulty' failed in run "
     )
+    lines = result.out.splitlines()  # the run's summary lists every failed check once
 
     def line_of(prefix: str) -> str:
         found = [line for line in lines if f"{prefix} FAILED" in line]

@@ -49,7 +49,8 @@ def test_a_failed_error_check_fails_the_step_that_read_the_source(
     result = cli(project, "pipeline", "--case", "demo")
     assert result.code == 1
     assert "'InitialDataReader'" in result.err
-    assert "wheel_speed_raw: unique(t_s) FAILED" in result.err
+    assert "(wheel_speed_raw: unique(t_s))" in result.err  # named by the error
+    assert "  wheel_speed_raw: unique(t_s) FAILED: " in result.out  # in full in the summary
     assert not (project / "cases" / "demo" / "data" / "wheel.feather").exists()
     stored = pd.read_parquet(project / "cases" / "demo" / "data" / "quality_results.parquet")
     assert list(stored["source"]) == ["wheel_speed_raw"] and not stored["passed"].any()

@@ -303,7 +303,8 @@ def test_exception_is_wrapped_with_step_plugin_case_and_run_id(tmp_path: Path) -
     with pytest.raises(
         StepFailed,
         match=rf"^step 2 'explode' \(plugin Boom\) of case '{CASE}' failed in run "
-        rf"{RUN_ID}: ValueError: bad value$",
+        rf"{RUN_ID}: ValueError: bad value \(.*test_runner\.py:\d+ in run; --debug shows the "
+        r"traceback\)$",
     ) as info:
         runner(steps, hub).run()
     exc = info.value
@@ -328,7 +329,7 @@ def test_failure_uses_the_steps_own_index(tmp_path: Path) -> None:
             raise RuntimeError
 
     steps = [step(0, Boom, name="a"), step(4, Boom, name="e")]
-    with pytest.raises(StepFailed, match=r"^step 5 'e' \(plugin Boom\) .*: RuntimeError$"):
+    with pytest.raises(StepFailed, match=r"^step 5 'e' \(plugin Boom\) .*: RuntimeError \(.*:\d+ in run; --debug"):
         runner(steps, make_hub(tmp_path)).run([steps[1]])
 
 

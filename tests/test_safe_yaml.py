@@ -340,7 +340,6 @@ def test_utf8_bom_is_accepted() -> None:
         ("a: [1, 2\nb: 3\n", "f.yaml:2:2"),
         ("a:\n  b: 1\n c: 2\n", "f.yaml:3:2"),
         ("a: b: c\n", "f.yaml:1:5"),
-        ("key: value\n\tbad: 1\n", "f.yaml:2:1"),
     ],
 )
 def test_syntax_errors_report_file_line_and_column(text: str, where: str) -> None:

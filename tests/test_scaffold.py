@@ -16,6 +16,7 @@ import pytest
 from conftest import tree_hash
 
 EXPECTED_FILES = {
+    ".gitignore",
     "README.md",
     "cases/example/case.yaml",
     "config/global.yaml",
@@ -62,7 +63,9 @@ def test_init_creates_the_scaffold_files(tmp_path: Path, cli) -> None:
     target = tmp_path / "myproj"
     created = project_files(target)
     assert set(created) >= EXPECTED_FILES
-    assert created == shipped_files(files("datareplay.project") / "skeleton")  # byte for byte
+    shipped = shipped_files(files("datareplay.project") / "skeleton")
+    shipped[".gitignore"] = shipped.pop("gitignore")  # shipped without the dot
+    assert created == shipped  # byte for byte
     assert result.out.splitlines() == [
         f"created a Data Replay project in myproj ({len(created)} files); try:",
         "  cd myproj && datareplay pipeline --case example",
@@ -78,7 +81,7 @@ def test_example_case_runs_in_the_new_project(new_project: Path, cli) -> None:
 
     result = cli(new_project, "pipeline", "--case", "example")
     assert result.code == 0, result.err
-    assert "run " in result.out and "of case 'example' finished: 1 steps" in result.out
+    assert "run " in result.out and "of case 'example' finished: 1 step in" in result.out
     smoothed = pd.read_parquet(new_project / "cases" / "example" / "data" / "smoothed.parquet")
     raw = pd.read_csv(new_project / "data" / "raw" / "example.csv")
     assert list(smoothed.columns) == ["t_s", "value", "value_smooth"]

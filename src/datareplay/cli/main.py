@@ -37,10 +37,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class _State:
     """Options of the group, and the session built from them on first use."""
 
-    def __init__(self, project: str | None, debug: bool, prog: str) -> None:
+    def __init__(self, project: str | None, debug: bool, prog: str, verbosity: int = 0) -> None:
         self.project_option = project
         self.debug = debug
         self.prog = prog
+        self.verbosity = verbosity  # -1 --quiet, 0 normal, 1 --verbose
         self._session: Session | None = None
 
     def session(self) -> Session:
@@ -49,7 +50,7 @@ class _State:
             from datareplay.session import Session
 
             session = Session(default_project(self.project_option), command_hint=self.prog)
-            session.config.configure_logging(debug=self.debug)
+            session.config.configure_logging(debug=self.debug, verbosity=self.verbosity)
             self._session = session
             interrupts.checkpoint("session")
         return self._session
@@ -57,6 +58,27 @@ class _State:
     def secrets(self) -> Secrets | None:
         """The environment values the command's configuration used (to keep them unshown)."""
         return self._session.config.secrets if self._session is not None else None
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
+
+    def run_listeners(self, session: Session, *, single_step: bool = False) -> list[Any]:
+        """The listeners a run on the command line gets: the end-of-run printer, and a
+        live progress line when stderr is a terminal (not with --quiet)."""
+        from datareplay.cli.progress import LiveProgress, wanted
+        from datareplay.cli.render import EndOfRunPrinter
+
+        printer = EndOfRunPrinter(
+            self.echo,
+            root=session.project.root,
+            single_step=single_step,
+            quiet=self.quiet,
+            hint=self.prog,
+        )
+        if wanted(quiet=self.quiet):
+            return [LiveProgress(), printer]
+        return [printer]
 
     def echo(self, text: str) -> None:
         """Print ``text`` on stdout without any value read from the environment."""
@@ -108,12 +130,17 @@ def case_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _global_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    """Store ``--project``/``--debug`` given after the command name in the group's state."""
+    """Store ``--project``/``--debug``/``--quiet``/``--verbose`` given after the command
+    name in the group's state."""
     state = ctx.find_object(_State)
     if state is None or value is None or value is False:
         return
     if param.name == "project":
         state.project_option = value
+    elif param.name == "quiet":
+        state.verbosity = -1
+    elif param.name == "verbose":
+        state.verbosity = 1
     else:
         state.debug = True
 
@@ -141,6 +168,20 @@ class _Group(click.Group):
                 callback=_global_option,
                 help="Show tracebacks and debug logging.",
             ),
+            click.Option(
+                ["--quiet", "-q"],
+                is_flag=True,
+                expose_value=False,
+                callback=_global_option,
+                help="Print only warnings, errors and the closing line.",
+            ),
+            click.Option(
+                ["--verbose", "-v"],
+                is_flag=True,
+                expose_value=False,
+                callback=_global_option,
+                help="Add debug log lines.",
+            ),
         ]
         super().add_command(cmd, name)
 
@@ -154,8 +195,12 @@ class _Group(click.Group):
     help="Project folder (default: found from the current folder upward).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print only warnings, errors and the closing line."
+)
+@click.option("--verbose", "-v", is_flag=True, help="Add debug log lines.")
 @click.pass_context
-def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, project: str | None, debug: bool, quiet: bool, verbose: bool) -> None:
     """Data Replay: rerun recorded data through processing plugins, traceably.
 
     \b
@@ -164,7 +209,8 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
       python run.py pipeline --case my_case --template demo
       python run.py plugin SignalAligner --case demo
     """
-    ctx.obj = _State(project, debug, ctx.find_root().info_name or "datareplay")
+    verbosity = -1 if quiet else 1 if verbose else 0
+    ctx.obj = _State(project, debug, ctx.find_root().info_name or "datareplay", verbosity)
 
 
 @cli.command()
@@ -185,10 +231,7 @@ def pipeline(
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
-    from datareplay.cli.render import EndOfRunPrinter
-
-    printer = EndOfRunPrinter(state.echo, root=session.project.root)
-    session.run_pipeline(case, options, wait=wait, listeners=[printer])
+    session.run_pipeline(case, options, wait=wait, listeners=state.run_listeners(session))
 
 
 @cli.command()
@@ -201,11 +244,9 @@ def pipeline(
 @pass_state
 def plugin(state: _State, name: str, case: str, wait: bool, options: CaseOptions) -> None:
     """Run one plugin (step) of a case alone, from persisted inputs."""
-    from datareplay.cli.render import EndOfRunPrinter
-
     session = state.session()
-    printer = EndOfRunPrinter(state.echo, root=session.project.root, single_step=True)
-    session.run_plugin(case, name, options, wait=wait, listeners=[printer])
+    listeners = state.run_listeners(session, single_step=True)
+    session.run_plugin(case, name, options, wait=wait, listeners=listeners)
 
 
 @cli.command("config")
@@ -361,15 +402,18 @@ def plugins_command(state: _State, as_json: bool) -> None:
             "summary": info.plugin.summary() if info.plugin is not None else "",
             "status": "ok" if info.ok else "broken",
             "error": info.error,
+            "short_error": info.short_error,
         }
         for info in infos
     ]
     if as_json:
+        for row in rows:
+            del row["short_error"]  # the full reason is in "error"
         click.echo(json.dumps(rows, indent=2))
         return
     table = [("plugin", "source", "status", "summary")]
     for row in rows:
-        status = "ok" if row["status"] == "ok" else f"BROKEN: {row['error']}"
+        status = "ok" if row["status"] == "ok" else f"BROKEN: {row['short_error']}"
         summary = "" if row["status"] != "ok" else str(row["summary"])
         table.append((str(row["name"]), str(row["origin"]), status, summary))
     click.echo(render_table(table))
@@ -446,7 +490,7 @@ def _run(args: list[str], prog_name: str, holder: list[click.Context]) -> int:
         details = getattr(exc, "details", "")
         remote = details if details and exc.__cause__ is None else ""  # raised in a worker
         traceback_if_debug(remote)
-        report(str(exc))
+        report(_shortened(exc))
         return exc.exit_code
     except SystemExit as exc:
         code = exc.code
@@ -469,6 +513,21 @@ def _run(args: list[str], prog_name: str, holder: list[click.Context]) -> int:
         report(f"unexpected {type(exc).__name__}: {message} (rerun with --debug for the traceback)")
         return ExitCode.RUN_FAILED
     return ExitCode.OK
+
+
+def _shortened(exc: DataReplayError) -> str:
+    """The error as the command line prints it: a step stopped by failed checks names
+    them (each is listed in full, once, by the run's summary on stdout)."""
+    from datareplay.errors import StepFailed
+
+    if not isinstance(exc, StepFailed) or exc.error_type != "QualityError":
+        return str(exc)
+    names = [line.split(" FAILED")[0] for line in exc.reason.splitlines() if " FAILED" in line]
+    if not names:
+        return str(exc)
+    head = str(exc)[: len(str(exc)) - len(exc.reason)]
+    what = "check" if len(names) == 1 else "checks"
+    return f"{head}{len(names)} {what} of severity error failed ({'; '.join(names)})"
 
 
 def _file_operation(exc: OSError) -> str:

@@ -255,13 +255,15 @@ class ConfigManager:
         except ValidationError as exc:
             raise ConfigError(_explain(exc, merged)) from None
 
-    def configure_logging(self, *, debug: bool = False) -> None:
+    def configure_logging(self, *, debug: bool = False, verbosity: int = 0) -> None:
         """Check and apply ``config/logging.yaml`` (a plain stderr setup when there is none).
 
         The file is checked before ``dictConfig`` sees it (see ``logging_config``): a
         factory, a class outside the standard handlers, an import or a log file outside
         the project is a ConfigError and nothing is configured. Every handler then gets a
-        filter that keeps environment values out of the log.
+        filter that keeps environment values out of the log. ``verbosity`` -1 (``--quiet``)
+        raises the root level to WARNING, 1 (``--verbose``) lowers it to DEBUG, as does
+        ``debug``.
         """
         path = self.project.config_dir / LOGGING_FILE
         source, config = "built-in logging defaults", DEFAULT_LOGGING
@@ -270,8 +272,14 @@ class ConfigManager:
             source, config = doc.source, check_logging_config(doc, project_root=self.project.root)
         apply_logging_config(config, source=source)
         install_filter(self.secrets)
-        if debug:
-            logging.getLogger().setLevel(logging.DEBUG)
+        root = logging.getLogger()
+        if debug or verbosity > 0:
+            root.setLevel(logging.DEBUG)
+            for handler in root.handlers:  # a handler's own level must not hide them
+                if handler.level > logging.DEBUG:
+                    handler.setLevel(logging.DEBUG)
+        elif verbosity < 0:
+            root.setLevel(max(root.level, logging.WARNING))
 
     def _data_roots(self, config: CaseConfig) -> list[Path]:
         root = self.project.root

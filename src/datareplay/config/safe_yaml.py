@@ -13,6 +13,11 @@ Integers are capped in length (a 5000-digit number, or a sexagesimal one that ta
 minutes to compute, is a configuration error), and control characters are refused with
 the line and column where they are.
 
+A syntax error says what the likely mistake is, in plain words and one line, with the
+line's number and text: a tab used for indentation (YAML indents with spaces only), a
+key out of line with its mapping or list, a missing space after ``:``, an unquoted
+``: `` inside a value, a bracket or quote never closed.
+
 Values are typed by the YAML 1.2 core schema, not PyYAML's YAML 1.1 default: only
 ``true``/``false`` (any case style) are booleans, so ``NO``, ``yes`` and ``off`` stay text;
 ``17:45`` and ``2024-05-01`` stay text (no sexagesimal numbers, no timestamps); ``1e-5``
@@ -272,11 +277,7 @@ def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = _one_line(exc.problem or exc.context or "invalid YAML")
-        problem = f"YAML syntax error: {problem}"
-        raise YamlSyntaxError(f"{where}: {problem}", problem) from exc
+        raise _syntax_error(exc, text, source) from exc
     except yaml.reader.ReaderError as exc:
         raise ConfigError(_reader_error(exc, text, source)) from exc
     except yaml.YAMLError as exc:
@@ -293,6 +294,121 @@ def parse_yaml(raw: bytes, *, source: str, whole: bool = False) -> YamlDocument:
     builder = _Builder(doc, loader)
     doc.data = builder.build(node, ())
     return doc
+
+
+_LEADING_TAB = re.compile(r"^[ ]*\t")
+_NO_SPACE_AFTER_COLON = re.compile(r"^\s*(?:-\s+)?[\w.-]+:[^\s:/]")
+_QUOTED_LIMIT = 80
+
+
+def _line_text(lines: list[str], number: int) -> str:
+    """``line 5 reads '\\t- plugin: X'`` (1-based ``number``), shortened when long."""
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    shown = repr(text if len(text) <= _QUOTED_LIMIT else text[: _QUOTED_LIMIT - 3] + "...")
+    return f"line {number} reads {shown}"
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, source: str) -> YamlSyntaxError:
+    """A YAML syntax error as one line: where, the likely mistake in plain words, the line."""
+    mark = exc.problem_mark or exc.context_mark
+    raw = _one_line(exc.problem or exc.context or "invalid YAML")
+    lines = text.splitlines()
+    if mark is None:
+        problem = f"YAML syntax error: {raw}"
+        return YamlSyntaxError(f"{source}: {problem}", problem)
+    number = mark.line + 1
+    start = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    tabbed = next(
+        (
+            n
+            for n in (number, number - 1)
+            if 0 < n <= len(lines) and _LEADING_TAB.match(lines[n - 1])
+        ),
+        None,
+    )
+    if tabbed is not None and (
+        "tab" in raw or "cannot start any token" in raw or "expected" in raw
+    ):
+        problem = (
+            "a tab character is used for indentation; YAML indents with spaces only "
+            "(replace the tab with spaces)"
+        )
+        return YamlSyntaxError(
+            f"{source}:{tabbed}: {problem}; {_line_text(lines, tabbed)}", problem
+        )
+    cause = _likely_cause(raw, lines, number, mark.column, start)
+    problem = f"YAML syntax error: {cause}" if cause else f"YAML syntax error: {raw}"
+    if cause:
+        problem += f" (YAML: {raw})"
+    where = f"{source}:{number}:{mark.column + 1}"
+    if number > len(lines) or not lines[number - 1].strip():
+        shown = "; the file ends there" if number > len(lines) else ""
+    else:
+        shown = f"; {_line_text(lines, number)}" if len(lines) > 1 else ""
+    return YamlSyntaxError(f"{where}: {problem}{shown}", problem)
+
+
+def _likely_cause(raw: str, lines: list[str], number: int, column: int, start: int | None) -> str:
+    """The likely mistake behind PyYAML's ``raw`` problem at ``number``:``column``, or ""."""
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    before = lines[number - 2] if 1 < number <= len(lines) + 1 else ""
+    opened = f" on line {start}" if start is not None else ""
+    if raw.startswith("mapping values are not allowed"):
+        if ": " in line[:column] or line[:column].rstrip().endswith(":"):
+            pair = re.match(r"^\s*(?:-\s+)?([^:#'\"]+):\s+(.*?)\s*$", line)
+            example = 'key: "text: more"'
+            if pair and '"' not in pair.group(2):
+                example = f'{pair.group(1).strip()}: "{pair.group(2)}"'
+            return (
+                f"an unquoted ': ' inside a value; put the value in quotes ({example}), "
+                "or start a nested mapping on a new line"
+            )
+        if before and _NO_SPACE_AFTER_COLON.match(before):
+            return (
+                f"line {number - 1} has no space after ':' ({before.strip()!r}), so it is "
+                "read as text that runs on into this line; write a space after the ':'"
+            )
+        if before and _indent(line) > _indent(before):
+            return (
+                f"bad indentation: line {number} is indented deeper than line {number - 1}; "
+                "indent the keys of one mapping by the same number of spaces"
+            )
+        return (
+            "a ':' where no key can start — a missing space after ':' on the line before, "
+            "an unquoted ': ' in a value, or bad indentation"
+        )
+    if raw == "did not find expected key":
+        return (
+            f"bad indentation: line {number} does not line up with the keys of the mapping "
+            f"that starts{opened} (indent the keys of one mapping by the same number of "
+            "spaces; a '- ' item belongs under its key, indented)"
+        )
+    if raw == "did not find expected '-' indicator":
+        return (
+            f"bad indentation: line {number} does not line up with the '- ' items of the "
+            f"list that starts{opened} (a key of an item goes under the item's first key; "
+            "a new item starts with '- ')"
+        )
+    if raw.startswith("did not find expected ','"):
+        return (
+            f"a '[' or '{{' opened{opened} is not closed, or an item lacks its ',' (close "
+            "the bracket, or quote a value holding brackets or commas)"
+        )
+    if raw == "did not find expected node content":
+        return (
+            "a value is missing, or a '[' or '{' is not closed (close the bracket, or "
+            "quote a value holding brackets or commas)"
+        )
+    if raw == "found unexpected end of stream":
+        return f"a quote opened{opened} is never closed; close it"
+    if "cannot start any token" in raw:
+        char = line[column : column + 1]
+        return f"a plain value cannot start with {char!r}; put the value in quotes" if char else ""
+    return ""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _one_line(text: str) -> str:

@@ -209,7 +209,7 @@ class DataCatalog:
             can = ", ".join(formats_for(value)) or "pickle"
             raise PersistenceError(
                 f"data source '{name}' has format {source.format.name} but {by} "
-                f"wrote a {type(value).__name__}; declare the source with a format that "
+                f"wrote {_a(type(value).__name__)}; declare the source with a format that "
                 f"holds it ({can}, or memory), or write another value"
             )
         self._cache.pop(name, None)
@@ -346,6 +346,11 @@ class DataCatalog:
             return str(path.relative_to(self.project_root))
         except ValueError:
             return str(path)
+
+
+def _a(noun: str) -> str:
+    """``a DataFrame``, ``an ndarray`` (said "en-dee-array"), ``an int``."""
+    return f"{'an' if noun.lower().startswith(('a', 'e', 'i', 'o', 'u', 'nd')) else 'a'} {noun}"
 
 
 def _looks_binary(path: Path | None) -> bool:

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from datareplay.errors import (
     ConfigError,
+    DataReplayError,
     MissingInputError,
     PipelineError,
+    PluginDefinitionError,
     UnknownNameError,
     did_you_mean,
 )
@@ -135,17 +137,26 @@ def build_plan(
     case = config.name
     steps: list[Step] = []
     seen: dict[str, int] = {}
-    param_problems: list[str] = []
+    # Every problem of the pipeline is collected and reported at once (one line each):
+    # unknown plugins, params, ports, sources and who writes what, not one per round.
+    problems: list[DataReplayError] = []
     for index, spec in enumerate(config.settings.pipeline):
         where = merged_where(config, ("pipeline", index))
         label = f"{where} (pipeline[{index}])"
-        plugin = registry.get(spec.plugin, where=label)
+        try:
+            plugin = registry.get(spec.plugin, where=label)
+        except (UnknownNameError, PluginDefinitionError) as exc:
+            problems.append(exc)
+            continue
         name = spec.step_name
         if name in seen:
-            raise PipelineError(
-                f"{label}: step name '{name}' is used twice (also pipeline[{seen[name]}]); "
-                "give one of them a distinct name:"
+            problems.append(
+                PipelineError(
+                    f"{label}: step name '{name}' is used twice (also pipeline[{seen[name]}]); "
+                    "give one of them a distinct name"
+                )
             )
+            continue  # its other problems would repeat the first step's
         seen[name] = index
         try:
             params = plugin.resolve_params(
@@ -155,39 +166,65 @@ def build_plan(
                 quote_hint_of=functools.partial(_quote_hint, config, index),
             )
         except ConfigError as exc:  # keep going: every param problem is reported at once
-            param_problems.append(str(exc))
+            problems.append(exc)
             params = {}
             inputs: Mapping[str, str] = plugin.inputs
         else:
             inputs = plugin.input_ports(params)
-        reads = _ports(spec.inputs, inputs, "input", label, plugin, sources)
-        writes = _ports(spec.outputs, plugin.outputs, "output", label, plugin, sources)
+        port_problems: list[str] = []
+        reads = _ports(spec.inputs, inputs, "input", label, plugin, sources, port_problems)
+        writes = _ports(
+            spec.outputs, plugin.outputs, "output", label, plugin, sources, port_problems
+        )
+        problems.extend(PipelineError(problem) for problem in port_problems)
+        if port_problems:
+            continue
         ref = registry.reference(spec.plugin)
         steps.append(Step(index, name, plugin, params, reads, writes, label, ref))
-    if param_problems:
-        raise ConfigError("\n".join(param_problems))
     producers: dict[str, Step] = {}
     for step in steps:
         both = set(step.reads.values()) & set(step.writes.values())
         if both:
-            raise PipelineError(
-                f"{step.where}: step '{step.name}' reads and writes data source "
-                f"'{sorted(both)[0]}'; write the result to a new source"
+            problems.append(
+                PipelineError(
+                    f"{step.where}: step '{step.name}' reads and writes data source "
+                    f"'{sorted(both)[0]}'; write the result to a new source"
+                )
             )
         for source in step.writes.values():
             if sources[source].read_only:
-                raise PipelineError(
-                    f"{step.where}: step '{step.name}' writes data source '{source}', "
-                    "which is read_only; write to another source"
+                problems.append(
+                    PipelineError(
+                        f"{step.where}: step '{step.name}' writes data source '{source}', "
+                        "which is read_only; write to another source"
+                    )
                 )
-            if source in producers:
-                raise PipelineError(
-                    f"{step.where}: data source '{source}' is written by two steps, "
-                    f"'{producers[source].name}' and '{step.name}'; give one of them "
-                    "another output source"
+            elif source in producers:
+                problems.append(
+                    PipelineError(
+                        f"{step.where}: data source '{source}' is written by two steps, "
+                        f"'{producers[source].name}' and '{step.name}'; give one of them "
+                        "another output source"
+                    )
                 )
-            producers[source] = step
+            else:
+                producers[source] = step
+    if problems:
+        raise _all_of(problems)
     return Plan(case=case, steps=_order(steps, producers), producers=producers)
+
+
+def _all_of(problems: Sequence[DataReplayError]) -> DataReplayError:
+    """One error holding every problem, one per line.
+
+    A single problem is raised as it is; several of one kind (all params) keep that
+    kind, a mix becomes a PipelineError (every kind exits 2 the same way).
+    """
+    if len(problems) == 1:
+        return problems[0]
+    kinds = {type(problem) for problem in problems}
+    kind = kinds.pop() if len(kinds) == 1 else PipelineError
+    return kind("\n".join(str(problem) for problem in problems))
 
 
 def _quote_hint(config: CaseConfig, index: int, name: str) -> str:
@@ -213,10 +250,12 @@ def _ports(
     label: str,
     plugin: type[BasePlugin],
     sources: Mapping[str, DataSource],
+    problems: list[str],
 ) -> dict[str, str]:
+    """The step's port -> source map; every unknown port or source is added to ``problems``."""
     for port in mapping:
         if port not in declared:
-            raise PipelineError(
+            problems.append(
                 f"{label}: plugin {plugin.__name__} has no {kind} '{port}'"
                 f"{did_you_mean(port, declared)} (its {kind}s: {', '.join(declared) or 'none'})"
             )
@@ -224,7 +263,7 @@ def _ports(
     for port, source in resolved.items():
         if source not in sources:
             mapped = f" (mapped from {kind} '{port}')" if source != port else ""
-            raise PipelineError(
+            problems.append(
                 f"{label}: {plugin.__name__} {kind} '{source}'{mapped} is not declared under "
                 f"data_sources{did_you_mean(source, sources)}; declare it or map the "
                 f"{kind} to an existing source"

@@ -271,3 +271,19 @@ def check_plugin_class(cls: type, *, origin: str) -> None:
         raise PluginDefinitionError(
             f"{origin}: {name} declares '{sorted(both)[0]}' as both input and output"
         )
+    # Checked here, when the plugin is registered, rather than when a case is validated:
+    # the default is wrong whatever a case sets, so `plugins`, `describe` and PLUGINS.md
+    # show the plugin as broken at once (instead of documenting a default that cannot be
+    # used), and every case that runs it fails in `validate` with this reason, even one
+    # that sets the param (the class would be just as wrong in the next case).
+    problems = [
+        f"param '{param}' has default {spec.default!r}, which is not one of its choices "
+        f"({', '.join(repr(choice) for choice in spec.choices)})"
+        for param, spec in cls.params.items()
+        if spec.choices is not None and not spec.required and spec.default not in spec.choices
+    ]
+    if problems:
+        raise PluginDefinitionError(
+            f"{origin}: plugin {name}: {'; '.join(problems)}; make the default one of the "
+            "choices or add it to them"
+        )

@@ -20,9 +20,11 @@ class in any process and refuses code that changed after the reference was taken
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,3 +163,101 @@ def load_plugin(ref: PluginRef) -> type[BasePlugin]:
             "run the pipeline again to use the new code"
         )
     return value
+
+
+def display_path(path: Path | str, root: Path | str) -> str:
+    """``path`` relative to the project ``root`` when it lies below it, else absolute."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, os.path.abspath(root))
+    return absolute if relative.startswith("..") else relative.replace(os.sep, "/")
+
+
+def _within(path: str, places: Sequence[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == place or real.startswith(place.rstrip(os.sep) + os.sep) for place in places)
+
+
+def code_frame(
+    exc: BaseException, places: Sequence[Path | str]
+) -> tuple[str, int, str, str] | None:
+    """``(file, line, function, source line)`` of the last frame of ``exc`` in ``places``.
+
+    ``places`` are folders or files (a plugin folder, a plugin's module); frames of the
+    engine, pandas or the standard library are passed over. A SyntaxError in one of
+    ``places`` is located at its own file and line. None when no frame is inside.
+    """
+    import traceback
+
+    wanted = [os.path.realpath(place) for place in places]
+    found: tuple[str, int, str, str] | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and _within(frame.filename, wanted):
+            found = (frame.filename, frame.lineno or 0, frame.name, (frame.line or "").strip())
+    if isinstance(exc, SyntaxError) and exc.filename and _within(exc.filename, wanted):
+        text = (exc.text or "").strip()
+        found = (exc.filename, exc.lineno or 0, "<module>", text)
+    return found
+
+
+def plugin_places(cls: type, folder: str | None) -> list[str]:
+    """Where the code of plugin ``cls`` lives: its plugin folder, else its module's file.
+
+    A module inside a package counts its whole folder (helpers beside it are its own).
+    """
+    if folder is not None:
+        return [folder]
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return []
+    if "." in cls.__module__:
+        return [os.path.dirname(path)]
+    return [path]
+
+
+def import_failure(exc: BaseException, *, folder: Path, root: Path) -> tuple[str | None, str]:
+    """Why a module of plugin ``folder`` failed to import: ``(file:line, cause)``.
+
+    ``file:line`` (relative to ``root``) is the last frame in the folder, None when the
+    failure happened elsewhere; ``cause`` is the exception's type and first line, plus a
+    hint when the module imports a sibling module as if it were top-level.
+    """
+    from datareplay.errors import describe_exception
+
+    cause = describe_exception(exc)
+    frame = code_frame(exc, [folder])
+    if frame is None:
+        return None, cause
+    path, line, _, text = frame
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        statement = relative_import(exc.name, Path(path), folder=folder, text=text)
+        if statement:
+            cause += f"; write '{statement}' (plugin folders are packages)"
+    return f"{display_path(path, root)}:{line}", cause
+
+
+def relative_import(name: str, importer: Path, *, folder: Path, text: str) -> str | None:
+    """``from .helpers import f`` for ``from helpers import f`` in ``importer``, or None.
+
+    Only when ``name``'s first part is a module or package of ``folder`` (beside the
+    importer, or further up the folder, which adds a dot per level).
+    """
+    top = name.split(".")[0]
+    here = importer.resolve().parent
+    base = folder.resolve()
+    dots = "."
+    while True:
+        if (here / f"{top}.py").is_file() or (here / top).is_dir():
+            break
+        if here == base or base not in here.parents:
+            return None
+        here = here.parent
+        dots += "."
+    escaped = re.escape(top)
+    matched = re.fullmatch(rf"from\s+{escaped}((?:\.\w+)*)\s+import\s+(.+)", text)
+    if matched:
+        return f"from {dots}{top}{matched.group(1)} import {matched.group(2).strip()}"
+    matched = re.fullmatch(rf"import\s+{escaped}(\s+as\s+\w+)?", text)
+    if matched:
+        return f"from {dots} import {top}{matched.group(1) or ''}"
+    return f"from {dots}{top} import ..."

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,10 +35,18 @@ from datareplay.errors import (
     did_you_mean,
 )
 from datareplay.plugins.base import BasePlugin, check_plugin_class
-from datareplay.plugins.loader import PluginRef, folder_package, mount_folder, reference
+from datareplay.plugins.loader import (
+    PluginRef,
+    folder_package,
+    import_failure,
+    mount_folder,
+    reference,
+)
 
 ENTRY_POINT_GROUP = "datareplay.plugins"
 _SKIP = ("_", "test_")
+SHORT_ERROR_CHARS = 60  # of the reason shown in the plugins table, before the pointer
+_CLASS_LINE = re.compile(r"^class\s+([A-Za-z_]\w*)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,40 @@ class PluginInfo:
     error: str | None = None
     broken_module: bool = False  # a module or entry point that offered nothing usable
     ref: PluginRef | None = None  # how any process imports the plugin again
+    # a broken module: where it failed (file:line), why, and the classes its source defines
+    location: str | None = None
+    cause: str | None = None
+    defines: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.plugin is not None and self.error is None
+
+    @property
+    def short_error(self) -> str | None:
+        """The broken reason in one short line, for the ``plugins`` table.
+
+        The first line of ``error`` without the origin it starts with (the table shows
+        the origin in its own column), cut to about ``SHORT_ERROR_CHARS`` characters;
+        a cut reason ends with ``… (plugins --json)``, where the whole text is (and in
+        ``describe NAME``). None when the plugin is not broken.
+        """
+        if self.error is None and self.plugin is not None:
+            return None
+        text = self.error or "broken"
+        for prefix in (f"{self.origin}: ", f"{self.origin} "):
+            if text.startswith(prefix) and len(text) > len(prefix):
+                text = text[len(prefix) :]
+                break
+        lines = text.strip().splitlines() or [""]
+        first = " ".join(lines[0].split())
+        if len(first) <= SHORT_ERROR_CHARS and len(lines) == 1:
+            return first
+        cut = first[:SHORT_ERROR_CHARS]
+        if len(first) > SHORT_ERROR_CHARS and " " in cut:
+            cut = cut.rsplit(" ", 1)[0]
+        cut = cut.rstrip(" ;:,.(")
+        return f"{cut}… (plugins --json)"
 
 
 class PluginRegistry:
@@ -148,8 +187,17 @@ class PluginRegistry:
             try:
                 module = importlib.import_module(dotted)
             except Exception as exc:
-                reason = f"{origin} failed to import: {describe_exception(exc)}"
-                yield PluginInfo(origin, origin, label, error=reason, broken_module=True)
+                location, cause = import_failure(exc, folder=folder, root=self.project_root)
+                yield PluginInfo(
+                    origin,
+                    origin,
+                    label,
+                    error=f"{origin} failed to import: {cause}",
+                    broken_module=True,
+                    location=location,
+                    cause=cause,
+                    defines=_classes_defined(path),
+                )
                 continue
             yield from _plugins_in(
                 module, origin=origin, source=label, own=dotted, folder=folder, package=package
@@ -165,7 +213,16 @@ class PluginRegistry:
                 f"entry point '{ep.name}' of {source} ({ep.value}) failed to load: "
                 f"{describe_exception(exc)}"
             )
-            yield PluginInfo(origin, origin, source, error=reason, broken_module=True)
+            _, _, attribute = ep.value.partition(":")
+            yield PluginInfo(
+                origin,
+                origin,
+                source,
+                error=reason,
+                broken_module=True,
+                cause=describe_exception(exc),
+                defines=(attribute.strip().rsplit(".", 1)[-1],) if attribute.strip() else (),
+            )
             return
         if isinstance(loaded, types.ModuleType):
             yield from _plugins_in(loaded, origin=origin, source=source, own=loaded.__name__)
@@ -202,6 +259,22 @@ class PluginRegistry:
         prefix = f"{where}: " if where else ""
         info = plugins.get(name)
         if info is None:
+            # a module that failed to import and whose source defines the class: its
+            # failure is the real cause, not a misspelt name
+            for failed in self._broken:
+                if name in failed.defines:
+                    where = failed.location or failed.origin
+                    also = (
+                        ""
+                        if where.startswith(f"{failed.origin}:")
+                        else f" (while importing {failed.origin})"
+                    )
+                    raise PluginDefinitionError(
+                        f"{prefix}plugin '{name}' could not be imported: {where}: "
+                        f"{failed.cause or failed.error}{also}"
+                    )
+                if name in (failed.name, failed.origin):  # describe modules/x.py
+                    raise PluginDefinitionError(f"{prefix}{failed.error}")
             hint = did_you_mean(name, plugins)
             broken = "; ".join(b.error or "" for b in self._broken)
             if broken:
@@ -212,6 +285,19 @@ class PluginRegistry:
         if info.plugin is None or info.error:
             raise PluginDefinitionError(f"{prefix}plugin '{name}' is broken: {info.error}")
         return info.plugin
+
+
+def _classes_defined(path: Path) -> tuple[str, ...]:
+    """Names of the classes defined at the top level of the Python file ``path``.
+
+    Read from the text (the module could not be imported), so that a case naming one
+    of them is told why the import failed rather than that the name is unknown.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    return tuple(dict.fromkeys(_CLASS_LINE.findall(text)))
 
 
 def _dist_label(ep: EntryPoint) -> str:

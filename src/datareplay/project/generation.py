@@ -9,15 +9,22 @@ The engine never lets the generator write over the recordings in use: it hands i
 empty staging folder inside the raw root and then replaces each recording it wrote as one
 atomic step (``rawdata.RawRecordings.publish``), holding the raw-data lock exclusively,
 so no run reads a recording while it changes and an interrupted replacement is finished
-by the next command. ``generate-data`` records the size and seed it was asked for in
-``data/raw/.generated.json``; a run whose recording is wholly absent generates it again
-at that size and seed.
+by the next command. ``generate-data`` records the size and seed it was asked for, and
+the recordings it wrote, in ``data/raw/.generated.json``; a run whose recording is wholly
+absent generates it again at that size and seed (and adds it to that list).
+
+``generate-data`` replaces everything it generates: a recording the previous manifest
+lists that this generation does not write (``drive_faulty`` after ``--faults``, then a
+generation without) is removed in the same atomic step, so no recording is left behind
+at another size or seed. Recordings no manifest lists (copied in by hand, or from a
+manifest too old to list them) are never removed.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +41,8 @@ DEFAULT_ROWS = 100_000
 DEFAULT_SEED = 42
 DEFAULT_RAW_ROOT = "data/raw"
 KEPT = "nothing was replaced, the previous recordings are kept"
+
+log = logging.getLogger("datareplay")
 
 
 def generator_path(project: Project) -> Path:
@@ -136,8 +145,11 @@ def write_recordings(
 ) -> list[Path]:
     """Run ``generate`` into a staging folder and swap what it wrote into place.
 
-    Every recording it wrote is replaced, or only those named in ``only`` (the others
-    are left as they are); the manifest is written only when all are replaced. Hold the
+    Every recording it wrote is replaced, and every recording the previous manifest
+    lists that it did not write is removed, in one atomic step; the manifest then lists
+    what it wrote. With ``only``, just the recordings named there are put in place (the
+    others are left as they are, nothing is removed) and added to the manifest when it
+    was written with the same ``rows`` and ``seed`` (or there is none yet). Hold the
     raw-data lock exclusively. Returns the files now in place.
     """
     accepted = inspect.signature(generate).parameters
@@ -168,11 +180,18 @@ def write_recordings(
                 )
             staged[inside[0]] = root / raw_part / inside[0]
         chosen = {n: p for n, p in staged.items() if only is None or n in only}
+        previous = _previous_manifest(recordings)
         manifest = None
+        remove: list[str] = []
         if only is None:
             manifest = RawRecordings.manifest_bytes(Manifest(rows, seed, tuple(sorted(staged))))
+            if previous is not None:
+                remove = [name for name in previous.recordings if name not in staged]
+        elif previous is None or (previous.rows, previous.seed) == (rows, seed):
+            listed = set(previous.recordings if previous is not None else ()) | set(chosen)
+            manifest = RawRecordings.manifest_bytes(Manifest(rows, seed, tuple(sorted(listed))))
         try:
-            recordings.publish(staging, chosen, manifest)
+            removed = recordings.publish(staging, chosen, manifest, remove=remove)
         except OSError as exc:
             journaled = (staging / JOURNAL).exists()
             raise os_error(
@@ -184,11 +203,35 @@ def write_recordings(
     except BaseException:
         recordings.discard(staging)
         raise
+    if removed:
+        assert previous is not None
+        log.info(
+            "removed %s: the previous generate-data wrote it (rows %s, seed %s) and this "
+            "generation does not, so it would have been left behind at the old size and seed",
+            ", ".join(project.relative(path) for path in removed),
+            f"{previous.rows:,}",
+            previous.seed,
+        )
     return [
         recordings.folder / path.relative_to(root / raw_part)
         for path in written
         if path.relative_to(root / raw_part).parts[0] in chosen
     ]
+
+
+def _previous_manifest(recordings: RawRecordings) -> Manifest | None:
+    """The manifest in place, or None when there is none or it cannot be read."""
+    if not recordings.manifest_path.exists() and not recordings.manifest_path.is_symlink():
+        return None
+    try:
+        return recordings.read_manifest()
+    except UsageError:
+        log.warning(
+            "%s (written by generate-data) cannot be read; it is written anew, and no "
+            "recording it may have listed is removed",
+            recordings.shown(recordings.manifest_path),
+        )
+        return None
 
 
 def _failed_file(exc: OSError, root: Path, project: Project, folder: Path) -> str:

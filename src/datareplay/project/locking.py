@@ -12,23 +12,30 @@ A lock file is opened without following a symbolic link (``O_NOFOLLOW``), must b
 plain file with a single link and must lie inside the project (or a data root it allows),
 so a planted link can never make a run write outside. The PID, time and activity written
 into the file by an exclusive holder only serve the message that a second command
-prints; holders of a shared lock are named from ``/proc/locks`` where it exists.
+prints; holders of a shared lock are named from ``/proc/locks`` where it exists. A
+command that queues (``--wait``) behind a held lock says once, as a warning on the
+``datareplay`` logger, whom it waits for (``waiting for case 'demo' (PID n, since T)
+...``) before it blocks.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import stat
+import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
 from datareplay.errors import CaseLockedError, UnsafeNameError, UsageError
 from datareplay.project.oserrors import os_error
+
+log = logging.getLogger("datareplay")
 
 LOCK_FILE = ".lock"
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -87,6 +94,28 @@ def read_holder(fd: int) -> tuple[str, str, str]:
     return fields[0], fields[1], fields[2]
 
 
+def flock_or_wait(fd: int, mode: int, *, wait: bool, waiting: Callable[[], str]) -> None:
+    """``flock(fd, mode)``: at once, or with ``wait`` after saying whom it waits for.
+
+    Without ``wait`` a held lock raises BlockingIOError. With ``wait`` the lock is tried
+    at once first; when it is held, ``waiting()`` (``waiting for case 'demo' (PID n,
+    since T) ...``) is logged once as a warning and the call blocks until it is free.
+    """
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        if not wait:
+            raise
+    message = waiting()
+    if logging.getLogger("datareplay").hasHandlers():
+        log.warning("%s", message)
+    else:  # logging not configured (the Python API): still tell the user on stderr
+        sys.stderr.write(f"{message}\n")
+        sys.stderr.flush()
+    fcntl.flock(fd, mode)
+
+
 def lock_holders(fd: int) -> list[tuple[int, bool]] | None:
     """(PID, exclusive) of every process holding a ``flock`` on ``fd``'s file.
 
@@ -107,6 +136,19 @@ def lock_holders(fd: int) -> list[tuple[int, bool]] | None:
         if fields[4].isdigit():
             holders.append((int(fields[4]), fields[3] == "WRITE"))
     return holders
+
+
+def _recorded_holder(fd: int) -> tuple[str, str, str]:
+    """``read_holder``, waiting a moment for a holder that has just locked to record itself."""
+    holders = lock_holders(fd) or []
+    writer = next((pid for pid, exclusive in holders if exclusive and pid != os.getpid()), None)
+    pid, since, activity = read_holder(fd)
+    for _ in range(20):
+        if writer is None or pid == str(writer):
+            break
+        time.sleep(0.005)
+        pid, since, activity = read_holder(fd)
+    return pid, since, activity
 
 
 class CaseLock:
@@ -131,9 +173,8 @@ class CaseLock:
     def acquire(self) -> None:
         fd = open_lock_file(self.path, roots=[self.root], shown=self.shown)
         try:
-            flags = fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB
             try:
-                fcntl.flock(fd, flags)
+                flock_or_wait(fd, fcntl.LOCK_EX, wait=self.wait, waiting=lambda: self._waiting(fd))
             except BlockingIOError:
                 raise CaseLockedError(self._held_message(fd)) from None
             write_holder(fd, self.shown)
@@ -148,6 +189,10 @@ class CaseLock:
             f"case '{self.case}' is being run by PID {pid} since {since}; wait for it to "
             "finish or pass --wait"
         )
+
+    def _waiting(self, fd: int) -> str:
+        pid, since, _ = _recorded_holder(fd)
+        return f"waiting for case '{self.case}' (PID {pid}, since {since}) ..."
 
     def release(self) -> None:
         if self._fd is not None:
@@ -220,7 +265,9 @@ class RawDataLock:
         try:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
             try:
-                fcntl.flock(fd, mode if self.wait else mode | fcntl.LOCK_NB)
+                flock_or_wait(
+                    fd, mode, wait=self.wait, waiting=lambda: self._waiting(fd, exclusive)
+                )
             except BlockingIOError:
                 raise UsageError(self._held_message(fd, exclusive)) from None
             if exclusive:
@@ -260,6 +307,10 @@ class RawDataLock:
             f"the raw data in {self.shown} is being read by {who} (a pipeline or plugin "
             f"run); wait for it to finish{self.hint}"
         )
+
+    def _waiting(self, fd: int, wanted_exclusive: bool) -> str:
+        held = self._held_message(fd, wanted_exclusive).split("; wait for it to finish")[0]
+        return f"waiting: {held} ..."
 
     def _readers_only(self) -> bool:
         """True when a shared lock can be had at once (the holders are only readers)."""
@@ -326,7 +377,7 @@ class OutputLock:
         fd = open_lock_file(self.path, roots=self.roots, shown=self._lock_shown)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                flock_or_wait(fd, fcntl.LOCK_EX, wait=self.wait, waiting=lambda: self._waiting(fd))
             except BlockingIOError:
                 raise CaseLockedError(self._held_message(fd)) from None
             write_holder(fd, self._lock_shown, self.case)
@@ -356,6 +407,10 @@ class OutputLock:
             f"case '{self.case}' cannot write {self.shown}: it is being written by {who} "
             f"(PID {pid}, since {since}); wait for it to finish{self.hint}"
         )
+
+    def _waiting(self, fd: int) -> str:
+        held = self._held_message(fd).split("; wait for it to finish")[0]
+        return f"waiting: {held} ..."
 
     def release(self) -> None:
         if self._fd is not None:

@@ -7,28 +7,34 @@ A *recording* is one entry directly below the raw root, usually a folder such as
 1. the new version is written into a hidden staging folder ``.generating-<PID>`` inside
    the raw root (the same file system) and fsynced;
 2. a journal (``journal.json``: the name of every recording to replace, where its new
-   version lies and that folder's inode) and the manifest to publish are written there;
+   version lies and that folder's inode; and the name and inode of every recording to
+   remove) and the manifest to publish are written there;
 3. each recording is swapped into place by one ``renameat2(RENAME_EXCHANGE)``: the path
    ``data/raw/drive`` names the complete old folder until that call and the complete new
    one after it, and is never missing; the old folder is left in staging. Where the file
    system cannot exchange two paths, the old folder is renamed into staging and the new
    one into place, and the journal covers the moment in between;
-4. the manifest is renamed into place and the staging folder deleted.
+4. each recording to remove (one a previous ``generate-data`` wrote and this one does
+   not, e.g. ``drive_faulty`` without ``--faults``) is renamed into staging in one step:
+   it is there, whole, or gone, never half deleted and never left at another size;
+5. the manifest (which lists the recordings now in place) is renamed into place and the
+   staging folder deleted.
 
 All of it happens under the exclusive raw-data lock (``locking.RawDataLock``), so a
 staging folder seen by a holder of that lock was left by a process that died.
 ``RawRecordings.recover`` then finishes the job from the journal: a recording whose path
 does not hold the journalled inode gets its complete new version swapped in (or, if that
 is gone, its old one put back), so nothing is regenerated and no recording stays
-missing. A staging folder without a journal (killed while the generator wrote) is
-deleted. Leftovers of the standalone generator script (``.drive.tmp-PID``,
-``.drive.old-PID``) are swept once their PID is gone, an old copy put back when its
-recording is missing.
+missing; a journalled removal is finished too (or, when an old version had to be put
+back, undone, so the recordings stay the set the previous manifest lists). A staging
+folder without a journal (killed while the generator wrote) is deleted. Leftovers of the
+standalone generator script (``.drive.tmp-PID``, ``.drive.old-PID``) are swept once
+their PID is gone, an old copy put back when its recording is missing.
 
 A test hook makes the kill points deterministic: with ``DATAREPLAY_TEST_KILL_AT=<point>``
 the process SIGKILLs itself at that point (``staged``, ``journaled``,
-``swapped:<recording>``, ``renamed-away:<recording>``, ``published``), and
-``DATAREPLAY_TEST_NO_EXCHANGE=1`` forces the two-rename fallback.
+``swapped:<recording>``, ``renamed-away:<recording>``, ``removed:<recording>``,
+``published``), and ``DATAREPLAY_TEST_NO_EXCHANGE=1`` forces the two-rename fallback.
 """
 
 from __future__ import annotations
@@ -51,9 +57,10 @@ from datareplay.errors import UsageError
 
 log = logging.getLogger("datareplay")
 
-MANIFEST = ".generated.json"  # rows and seed of the last generate-data
+MANIFEST = ".generated.json"  # rows, seed and recordings of the last generate-data
 STAGING_PREFIX = ".generating-"
 JOURNAL = "journal.json"
+PARKED = "removed"  # in a staging folder: the recordings a generation removes
 KILL_HOOK = "DATAREPLAY_TEST_KILL_AT"
 NO_EXCHANGE_HOOK = "DATAREPLAY_TEST_NO_EXCHANGE"
 _LEGACY = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)")
@@ -133,7 +140,8 @@ class RawState:
 
 @dataclass(frozen=True)
 class Manifest:
-    """Size and seed the recordings were last generated with (by generate-data)."""
+    """Size and seed the recordings were last generated with (by generate-data), and the
+    names of the recordings generated with them (empty in manifests of older versions)."""
 
     rows: int
     seed: int
@@ -217,7 +225,7 @@ class RawRecordings:
             manifest = Manifest(
                 rows=_integer(data, "rows"),
                 seed=_integer(data, "seed"),
-                recordings=tuple(str(r) for r in data.get("recordings", [])),
+                recordings=tuple(_recording_name(r) for r in data.get("recordings", [])),
             )
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise UsageError(
@@ -248,13 +256,25 @@ class RawRecordings:
             self._remove(staging)
 
     def publish(
-        self, staging: Path, recordings: Mapping[str, Path], manifest: bytes | None = None
-    ) -> None:
-        """Swap each staged recording (name -> its new version) into place, as one step.
+        self,
+        staging: Path,
+        recordings: Mapping[str, Path],
+        manifest: bytes | None = None,
+        *,
+        remove: Iterable[str] = (),
+    ) -> list[Path]:
+        """Swap each staged recording (name -> its new version) into place, and take each
+        recording named in ``remove`` away, as one step; return the recordings removed.
 
         Hold the exclusive raw-data lock. If this is interrupted once the journal is
-        written, ``recover`` finishes it; the recordings are never missing.
+        written, ``recover`` finishes it; a replaced recording is never missing. A name
+        in ``remove`` that is also staged, or that is not there, is ignored.
         """
+        removals: list[dict[str, Any]] = []
+        for name in sorted(set(remove) - set(recordings)):
+            present = _inode(self.folder / _recording_name(name))
+            if present is not None:
+                removals.append({"name": name, "dev": present[0], "ino": present[1]})
         entries: list[dict[str, Any]] = []
         for name, staged in sorted(recordings.items()):
             if staged.is_dir():
@@ -272,19 +292,23 @@ class RawRecordings:
         kill_point("staged")
         if manifest is not None:
             atomic_write_bytes(staging / MANIFEST, manifest)
-        journal = {"pid": os.getpid(), "recordings": entries}
+        journal: dict[str, Any] = {"pid": os.getpid(), "recordings": entries}
+        if removals:
+            journal["removed"] = removals
         atomic_write_bytes(staging / JOURNAL, json.dumps(journal).encode())
         kill_point("journaled")
-        self._complete(staging, journal)
+        return self._complete(staging, journal).removed
 
-    def _complete(self, staging: Path, journal: Mapping[str, Any]) -> tuple[list[Path], list[Path]]:
-        """Bring every journalled recording into place; publish the manifest; clean up.
+    def _complete(self, staging: Path, journal: Mapping[str, Any]) -> _Completed:
+        """Bring every journalled recording into place, take every journalled removal
+        away; publish the manifest; clean up.
 
-        Returns the recordings whose new version had to be swapped in, and those whose
-        new version was lost and whose previous one was put back instead.
+        When a new version was lost and the previous one put back, the manifest is not
+        published and the removals are undone: the recordings stay the previous set.
         """
         swapped: list[Path] = []
         restored: list[Path] = []
+        removed: list[Path] = []
         for entry in journal["recordings"]:
             name = str(entry["name"])
             target = self.folder / name
@@ -300,13 +324,26 @@ class RawRecordings:
             elif not _exists(target) and _exists(old):
                 os.rename(old, target)
                 restored.append(target)
+        for entry in journal.get("removed", []):
+            name = str(entry["name"])
+            target = self.folder / name
+            parked = staging / PARKED / name
+            if restored:  # the previous set stays: put back what was already taken away
+                if not _exists(target) and _exists(parked):
+                    os.rename(parked, target)
+                    restored.append(target)
+            elif _inode(target) == (int(entry["dev"]), int(entry["ino"])):
+                parked.parent.mkdir(exist_ok=True)
+                os.rename(target, parked)
+                removed.append(target)
+                kill_point(f"removed:{name}")
         fsync_dir(self.folder)
         if not restored and (staging / MANIFEST).is_file():
             os.replace(staging / MANIFEST, self.manifest_path)
             fsync_dir(self.folder)
         kill_point("published")
         self._remove(staging)
-        return swapped, restored
+        return _Completed(swapped, restored, removed)
 
     def _swap_in(self, staged: Path, target: Path, old: Path) -> None:
         """Put ``staged`` at ``target``; an existing ``target`` ends up in staging."""
@@ -360,15 +397,22 @@ class RawRecordings:
             staged = json.loads((staging / MANIFEST).read_bytes())
             size = f" (rows {int(staged['rows']):,}, seed {int(staged['seed'])})"
         names = ", ".join(self.shown(self.folder / str(e["name"])) for e in journal["recordings"])
-        swapped, restored = self._complete(staging, journal)
-        note = f"a generation (PID {pid}) was interrupted while replacing {names}; "
-        if restored:
-            shown = ", ".join(self.shown(p) for p in restored)
+        gone = ", ".join(
+            self.shown(self.folder / str(e["name"])) for e in journal.get("removed", [])
+        )
+        doing = " and ".join(
+            part for part in (names and f"replacing {names}", gone and f"removing {gone}") if part
+        )
+        done = self._complete(staging, journal)
+        note = f"a generation (PID {pid}) was interrupted while {doing}; "
+        if done.restored:
+            shown = ", ".join(self.shown(p) for p in done.restored)
             return note + f"its new copy is lost, so the previous {shown} was put back"
-        if not swapped:
+        if not done.swapped and not done.removed:
             return note + f"every recording was already in place{size}; nothing was left to do"
-        shown = ", ".join(self.shown(p) for p in swapped)
-        return note + f"finished it from the complete new copy it left{size}: {shown} put in place"
+        finished = [f"{self.shown(p)} put in place" for p in done.swapped]
+        finished += [f"{self.shown(p)} removed" for p in done.removed]
+        return note + f"finished it from the complete new copy it left{size}: {', '.join(finished)}"
 
     def _recover_legacy(self, leftover: Path) -> str:
         match = _LEGACY.fullmatch(leftover.name)
@@ -395,10 +439,26 @@ class RawRecordings:
             shutil.rmtree(path)
 
 
+@dataclass(frozen=True)
+class _Completed:
+    """What finishing a journalled replacement did (see ``RawRecordings._complete``)."""
+
+    swapped: list[Path]
+    restored: list[Path]
+    removed: list[Path]
+
+
 def _integer(data: Any, key: str) -> int:
     value = data[key]
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _recording_name(value: Any) -> str:
+    """A recording name of the manifest: an entry directly below the raw root."""
+    if not isinstance(value, str) or value in ("", ".", "..") or Path(value).name != value:
+        raise ValueError(f"recordings must be names of folders in it, got {value!r}")
     return value
 
 

@@ -7,12 +7,21 @@ over the step's sources reading from storage), runs the plugin and returns a
 catalog, so a step reads what earlier steps left in memory, and gets the original
 exception back for chaining. A failing plugin never raises out of either function; only
 ``KeyboardInterrupt`` and other ``BaseException``s propagate.
+
+The error of a plugin that raised names the last line of the plugin's own code the
+exception passed through (``ValueError: bad ratio inf (modules/ratio.py:12 in run;
+--debug shows the traceback)``); a ``run`` that returned its result instead of writing
+it is told how to write it; an empty output (a 0×0 DataFrame, an empty array) is
+written, and a warning says so.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +34,8 @@ if TYPE_CHECKING:
     from datareplay.data.source import DataSource
     from datareplay.data.storage import DataRef
     from datareplay.plugins.base import BasePlugin
+
+log = logging.getLogger("datareplay.runner")
 
 
 @dataclass
@@ -64,6 +75,14 @@ def execute(
 
     def after_write(source: DataSource, value: Any, ref: DataRef) -> None:
         written[source.name] = ref
+        empty = _empty(value)
+        if empty:
+            log.warning(
+                "step '%s' wrote %s to data source '%s'; check that run computed what it should",
+                spec.name,
+                empty,
+                source.name,
+            )
         if source.checks:
             _check(source, value)
 
@@ -86,6 +105,7 @@ def execute(
     error: StepError | None = None
     exception: BaseException | None = None
     plugin_name = spec.plugin.name.rsplit(".", 1)[-1]
+    cls: type[BasePlugin] | None = None
     try:
         if fresh:
             _check_reachable(spec, catalog)
@@ -99,11 +119,18 @@ def execute(
             report=quality.extend,
             on_load=lambda name: read.setdefault(name, None),
         )
-        cls(params=spec.params, step=spec.name).run(hub)
+        run: Callable[[Any], Any] = cls(params=spec.params, step=spec.name).run
+        returned = run(hub)  # None, unless run returned what it should have written
         missing = [port for port, source in spec.outputs.items() if source not in written]
         blocking = [result.line() for result in quality if result.blocking]
         if missing:
-            error = StepError("", f"it did not write its declared output '{missing[0]}'")
+            reason = f"it did not write its declared output '{missing[0]}'"
+            if returned is not None:
+                reason += (
+                    f"; run returned {_a(type(returned).__name__)} — assign it instead: "
+                    f"hub['{missing[0]}'] = ..."
+                )
+            error = StepError("", reason)
         elif blocking:  # results a plugin reported without raising still stop the run
             error = StepError("QualityError", "\n".join(blocking))
     except DataReplayError as exc:
@@ -113,6 +140,7 @@ def execute(
         reason = describe_exception(exc)
         if isinstance(exc, SystemExit):
             reason = f"the plugin called sys.exit({exc.code!r})"
+        reason += _where_in_plugin(exc, cls, spec)
         error = StepError(type(exc).__name__, reason, ExitCode.RUN_FAILED, traceback.format_exc())
         exception = exc
     outcome = StepOutcome(
@@ -126,6 +154,40 @@ def execute(
         inputs=_inputs_read(read, spec, catalog),
     )
     return Execution(outcome, exception)
+
+
+def _where_in_plugin(exc: BaseException, cls: type[BasePlugin] | None, spec: StepSpec) -> str:
+    """`` (modules/ratio.py:12 in run; --debug shows the traceback)``, or "".
+
+    The last frame of the traceback inside the plugin's own code (its plugin folder, or
+    its module), so neither the engine's frames nor pandas' are named.
+    """
+    from datareplay.plugins.loader import code_frame, display_path, plugin_places
+
+    if cls is None:
+        return ""
+    frame = code_frame(exc, plugin_places(cls, spec.plugin.folder))
+    if frame is None:
+        return ""
+    path, line, function, _ = frame
+    where = f"{display_path(path, spec.project_root)}:{line}"
+    return f" ({where} in {function}; --debug shows the traceback)"
+
+
+def _a(noun: str) -> str:
+    """``a DataFrame``, ``an ndarray``."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _empty(value: Any) -> str:
+    """What an empty output is (``a DataFrame with 0 rows and 0 columns``), or ""."""
+    pandas = sys.modules.get("pandas")
+    numpy = sys.modules.get("numpy")
+    if pandas is not None and isinstance(value, pandas.DataFrame) and value.shape == (0, 0):
+        return "an empty DataFrame (0 rows, 0 columns)"
+    if numpy is not None and isinstance(value, numpy.ndarray) and value.size == 0:
+        return f"an empty array (shape {value.shape})"
+    return ""
 
 
 def _inputs_read(read: dict[str, None], spec: StepSpec, catalog: DataCatalog) -> dict[str, DataRef]:

@@ -42,9 +42,21 @@ class LogListener:
             run_log.info("step %d/%d %s", event.position, event.total, label)
         elif isinstance(event, events.StepFinished | events.StepFailed):
             outcome = event.outcome
+            failed = isinstance(event, events.StepFailed)
             for result in outcome.quality:
+                if failed and result.blocking:
+                    continue  # named by the step's error and listed by the run's summary
                 level = logging.INFO if result.passed else logging.WARNING
                 quality_log.log(level, "quality %s", result.line())
+            for name, ref in outcome.outputs.items():
+                run_log.debug(
+                    "step %s wrote %s: %s, %s bytes, %s",
+                    outcome.name,
+                    name,
+                    ref.location or "memory",
+                    f"{ref.size_bytes:,}" if ref.size_bytes is not None else "-",
+                    ref.content_hash or "no hash",
+                )
             if isinstance(event, events.StepFinished):
                 outputs = ", ".join(f"{k} ({v.kind})" for k, v in outcome.outputs.items())
                 run_log.info(

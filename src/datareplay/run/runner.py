@@ -177,13 +177,14 @@ class PipelineRunner:
 
     def _failed(self, step: Step, outcome: StepOutcome) -> StepFailed:
         assert outcome.error is not None
+        reason = outcome.error.message
         return StepFailed(
             step=step.name,
             index=step.index,
             plugin=step.plugin.__name__,
             case=self.plan.case,
             run_id=self.run_id,
-            reason=outcome.error.message,
+            reason=reason,
             error_type=outcome.error.type,
             details=outcome.error.traceback,
         )
