@@ -16,6 +16,16 @@ if __name__ == "__main__":
     # (--project DIR still chooses another one)
     os.environ["DATAREPLAY_PROJECT"] = os.path.dirname(os.path.realpath(__file__))
 
-    from datareplay.__main__ import run
+    try:
+        from datareplay.__main__ import run
+    except ModuleNotFoundError as exc:  # the engine (or one of its libraries) is missing
+        missing = exc.name or "a module"
+        what = "the engine" if missing == "datareplay" else f"'{missing}', which it needs,"
+        os.write(
+            2,
+            f"error: Data Replay is not installed here ({what} cannot be imported by "
+            f"this Python); install it with: python -m pip install -e .\n".encode(),
+        )
+        os._exit(2)
 
     run(prog_name="python run.py")

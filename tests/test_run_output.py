@@ -157,3 +157,22 @@ def test_progress_is_not_drawn_when_term_is_dumb(project: Path) -> None:
     os.close(fd)
     assert b"finished: 8 steps" in data
     assert b"\x1b[" not in data
+
+
+def test_run_py_without_the_engine_installed_says_how_to_install(project: Path) -> None:
+    import subprocess
+
+    # -S: no site-packages, so neither the engine nor its libraries can be imported
+    done = subprocess.run(
+        [sys.executable, "-S", "run.py", "--help"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "error: Data Replay is not installed here (the engine cannot be imported by this "
+        "Python); install it with: python -m pip install -e ."
+    ]
