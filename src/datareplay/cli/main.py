@@ -145,6 +145,14 @@ def _global_option(ctx: click.Context, param: click.Parameter, value: Any) -> No
         state.debug = True
 
 
+_GLOBAL_OPTIONS = (
+    (["--project"], False, "Project folder (as before the command name)."),
+    (["--debug"], True, "Show tracebacks and debug logging."),
+    (["--quiet", "-q"], True, "Print only warnings, errors and the closing line."),
+    (["--verbose", "-v"], True, "Add debug log lines."),
+)
+
+
 class _Group(click.Group):
     """A group whose options ``--project`` and ``--debug`` also work after the command name.
 
@@ -155,33 +163,14 @@ class _Group(click.Group):
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.params += [
             click.Option(
-                ["--project"],
-                metavar="DIR",
+                names,
+                metavar="DIR" if not flag else None,
+                is_flag=flag,
                 expose_value=False,
                 callback=_global_option,
-                help="Project folder (as before the command name).",
-            ),
-            click.Option(
-                ["--debug"],
-                is_flag=True,
-                expose_value=False,
-                callback=_global_option,
-                help="Show tracebacks and debug logging.",
-            ),
-            click.Option(
-                ["--quiet", "-q"],
-                is_flag=True,
-                expose_value=False,
-                callback=_global_option,
-                help="Print only warnings, errors and the closing line.",
-            ),
-            click.Option(
-                ["--verbose", "-v"],
-                is_flag=True,
-                expose_value=False,
-                callback=_global_option,
-                help="Add debug log lines.",
-            ),
+                help=text,
+            )
+            for names, flag, text in _GLOBAL_OPTIONS
         ]
         super().add_command(cmd, name)
 
