@@ -34,12 +34,12 @@ def _tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         tidy = tidy.loc[~duplicated]
     tidy = tidy.reset_index(drop=True)
     log.info(
-        "%s: %d rows in, %d out (dropped %d with non-finite time, %d duplicate timestamps)",
+        "%s: %s rows in, %s out (dropped %s with non-finite time, %s duplicate timestamps)",
         name,
-        len(frame),
-        len(tidy),
-        int((~finite).sum()),
-        int(duplicated.sum()),
+        f"{len(frame):,}",
+        f"{len(tidy):,}",
+        f"{int((~finite).sum()):,}",
+        f"{int(duplicated.sum()):,}",
     )
     return tidy
 

@@ -109,11 +109,11 @@ class SignalAligner(BasePlugin):
 
         missing = aligned.drop(columns="t_s").isna().sum()
         log.info(
-            "aligned %d rows at %g Hz from %.2f s to %.2f s; rows without a sample: %s",
-            len(aligned),
+            "aligned %s rows at %g Hz from %.2f s to %.2f s; rows without a sample: %s",
+            f"{len(aligned):,}",
             self.rate_hz,
             aligned["t_s"].iloc[0],
             aligned["t_s"].iloc[-1],
-            ", ".join(f"{c}={n}" for c, n in missing.items() if n) or "none",
+            ", ".join(f"{c}={n:,}" for c, n in missing.items() if n) or "none",
         )
         hub["aligned"] = aligned

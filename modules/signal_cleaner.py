@@ -181,10 +181,10 @@ class SignalCleaner(BasePlugin):
         clean["valid"] = clean[signals].notna().all(axis=1) if signals else True
         hub["clean"] = clean
         log.info(
-            "cleaned %d rows: %s; %.1f %% valid",
-            len(clean),
+            "cleaned %s rows: %s; %.1f %% valid",
+            f"{len(clean):,}",
             "; ".join(
-                f"{name}: " + ", ".join(f"{n} {what}" for n, what in counts if n)
+                f"{name}: " + ", ".join(f"{n:,} {what}" for n, what in counts if n)
                 for name, counts in report
                 if any(n for n, _ in counts)
             )

@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 NUMBERS = [1.0, 2.0, 4.0]
 
 
@@ -447,3 +449,29 @@ def test_a_broken_plugins_reason_is_short_for_the_table_and_whole_elsewhere(
         "failed to import: ImportError: the frobnicator library is… (plugins --json)"
     )
     assert len(info.short_error.split("…")[0]) <= SHORT_ERROR_CHARS
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "fix"),
+    [
+        ("pipeline:\n  - plugin:Raiser\n", "plugin:Raiser", "plugin: Raiser"),
+        (
+            "pipeline:\n  - plugin: SignalAligner\n    params:\n      rate_hz:20\n",
+            "rate_hz:20",
+            "rate_hz: 20",
+        ),
+    ],
+)
+def test_a_missing_space_after_a_colon_is_named(
+    project: Path, cli, text: str, written: str, fix: str
+) -> None:
+    folder = project / "cases" / "nospace"
+    folder.mkdir()
+    (folder / "case.yaml").write_text("data_sources:\n  x: {format: memory}\n" + text)
+    result = cli(project, "validate", "--case", "nospace")
+    assert result.code == 2
+    (line,) = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: cases/nospace/case.yaml:")
+    assert line.endswith(
+        f"YAML reads '{written}' as one text because there is no space after ':': write '{fix}'"
+    )

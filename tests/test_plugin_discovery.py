@@ -448,9 +448,10 @@ def test_broken_module_is_listed_and_breaks_only_cases_that_use_it(
     assert listed.code == 0, listed.err
     line = table_line(listed.out, "modules/frobnicator.py")
     # the table keeps a broken plugin to one short line; the whole reason is in --json
-    assert "BROKEN: failed to import: ImportError: the frobnicator library is" in line
+    assert "  BROKEN  failed to import: ImportError: the" in line
     assert line.endswith("… (plugins --json)")
-    assert len(line) <= 170
+    shown = line.split("  BROKEN  ", 1)[1].strip()
+    assert len(shown) <= 80  # as short as a summary: the table stays as wide as it was
     for name in DEMO_PLUGINS:
         assert " ok " in table_line(listed.out, name)
 
@@ -497,7 +498,7 @@ def test_duplicate_plugin_name_names_both_modules(project: Path, cli) -> None:
     listed = cli(project, "plugins")
     assert listed.code == 0, listed.err
     line = table_line(listed.out, "Twin")
-    assert "BROKEN: " in line and "modules/twin_a.py" in line
+    assert "  BROKEN  " in line and "modules/twin_a.py" in line
     rows = rows_by_name(cli(project, "plugins", "--json").out)
     assert rows["Twin"]["status"] == "broken"
     assert "modules/twin_a.py" in rows["Twin"]["error"]

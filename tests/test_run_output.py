@@ -176,3 +176,64 @@ def test_run_py_without_the_engine_installed_says_how_to_install(project: Path) 
         "error: Data Replay is not installed here (the engine cannot be imported by this "
         "Python); install it with: python -m pip install -e ."
     ]
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_the_live_line_fits_a_narrow_terminal(project: Path) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(project)
+        os.execvp(sys.executable, [sys.executable, "run.py", "pipeline", "--case", "demo"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 60, 0, 0))
+    data = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = ANSI.sub("", data.decode("utf-8", "replace"))
+    # every drawing of the live line (between carriage returns) fits in 60 columns
+    drawn = [part for line in text.split("\n") for part in line.split("\r") if "steps" in part]
+    live = [part for part in drawn if "━" in part or "╸" in part]
+    assert live, text[:2000]
+    assert all(len(part.rstrip()) <= 60 for part in live), [p for p in live if len(p) > 60]
+
+
+def test_a_step_run_alone_is_numbered_as_in_the_pipeline(project: Path) -> None:
+    assert run_subprocess(project, "generate-data", "--faults").code == 0
+    assert run_subprocess(project, "pipeline", "--case", "f", "--template", "demo_faulty").code == 1
+    result = run_subprocess(project, "plugin", "signal_quality", "--case", "f")
+    assert result.code == 1
+    first = result.out.splitlines()[0]
+    assert "FAILED at step 3 'signal_quality' (QualityGate)" in first  # as the error line says
+    assert "step 3 'signal_quality'" in result.err
+    assert "after fixing it: python run.py plugin signal_quality --case f" in result.out
+
+
+def test_a_plugin_exception_summary_says_how_to_go_on(project: Path) -> None:
+    detector = project / "modules" / "event_detector.py"
+    detector.write_text(
+        detector.read_text(encoding="utf-8")
+        + "\n\ndef _broken(self, hub):\n    raise RuntimeError('boom')\n\n\nEventDetector.run = _broken\n",
+        encoding="utf-8",
+    )
+    result = run_subprocess(project, "pipeline", "--case", "demo")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert "after fixing it: python run.py pipeline --case demo" in lines
+    assert "  or the step alone: python run.py plugin EventDetector --case demo" in lines

@@ -400,11 +400,19 @@ def plugins_command(state: _State, as_json: bool) -> None:
             del row["short_error"]  # the full reason is in "error"
         click.echo(json.dumps(rows, indent=2))
         return
-    table = [("plugin", "source", "status", "summary")]
+    table = [("plugin", "source", "status", "summary, or why it is broken")]
     for row in rows:
-        status = "ok" if row["status"] == "ok" else f"BROKEN: {row['short_error']}"
-        summary = "" if row["status"] != "ok" else str(row["summary"])
-        table.append((str(row["name"]), str(row["origin"]), status, summary))
+        ok = row["status"] == "ok"
+        # a broken plugin's reason is as short as a summary: the whole text is in --json
+        text = str(row["summary"]) if ok else str(row["short_error"])
+        table.append(
+            (
+                str(row["name"]),
+                str(row["origin"]),
+                "ok" if ok else "BROKEN",
+                text,
+            )
+        )
     click.echo(render_table(table))
 
 

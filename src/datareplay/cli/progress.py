@@ -39,6 +39,7 @@ class LiveProgress:
         self._task: Any = None
         self._step_started = 0.0
         self._swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+        self._room = 60  # characters left for the description on the terminal's width
 
     def __call__(self, event: events.Event) -> None:
         if isinstance(event, events.RunStarted):
@@ -48,9 +49,10 @@ class LiveProgress:
         elif isinstance(event, events.StepStarted):
             self._step_started = time.monotonic()
             label = event.name if event.name == event.plugin else f"{event.name} ({event.plugin})"
-            self._progress.update(
-                self._task, description=f"step {event.position}/{event.total} {label}"
-            )
+            text = f"step {event.position}/{event.total} {label}"
+            if len(text) > self._room:  # the line must never wrap: a wrapped line stays
+                text = text[: max(self._room - 1, 1)] + "…"
+            self._progress.update(self._task, description=text)
         elif isinstance(event, events.StepFinished | events.StepSkipped):
             self._progress.advance(self._task)
         elif isinstance(event, events.RunFinished | events.RunInterrupted):
@@ -81,14 +83,23 @@ class LiveProgress:
                 return Text(f"this step {elapsed:,.1f} s", style="dim")
 
         console = Console(file=self.stream, stderr=True)
-        self._progress = Progress(
+        width = console.width
+        bar = 24 if width >= 100 else 10
+        columns: list[Any] = [
             SpinnerColumn(),
             TextColumn("{task.description}", style="bold"),
-            BarColumn(bar_width=24),
+            BarColumn(bar_width=bar),
             MofNCompleteColumn(),
             TextColumn("steps"),
             TimeElapsedColumn(),
-            StepElapsed(),
+        ]
+        fixed = 2 + bar + 1 + 2 * len(str(total)) + 2 + 6 + 8  # everything but the text
+        if width >= 100:
+            columns.append(StepElapsed())
+            fixed += 20
+        self._room = max(width - fixed - 2, 8)
+        self._progress = Progress(
+            *columns,
             console=console,
             transient=True,  # the end-of-run tables follow; the live line goes away
             redirect_stdout=False,

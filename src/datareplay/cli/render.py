@@ -36,6 +36,7 @@ class _Row:
     position: int
     name: str
     plugin: str
+    index: int | None = None  # 0-based in the case's pipeline
     status: str = "pending"
     seconds: float | None = None
     rows_in: int | None = None
@@ -79,7 +80,7 @@ class EndOfRunPrinter:
             }
         elif isinstance(event, events.StepStarted):
             row = self._row(event.name)
-            row.plugin, row.status = event.plugin, "running"
+            row.plugin, row.status, row.index = event.plugin, "running", event.index
         elif isinstance(event, events.StepFinished | events.StepFailed):
             self._outcome(
                 event.outcome, "ran" if isinstance(event, events.StepFinished) else "failed"
@@ -143,12 +144,14 @@ class EndOfRunPrinter:
     def _failure(self, event: events.RunFinished) -> None:
         rows = list(self.rows.values())
         failed = next((r for r in rows if r.status == "failed"), None)
-        where = (
-            f"at step {failed.position}/{len(rows)} '{failed.name}'"
-            + (f" ({failed.plugin})" if failed.plugin and failed.plugin != failed.name else "")
-            if failed is not None
-            else ""
-        )
+        where = ""
+        if failed is not None:
+            # numbered as in the case's pipeline, like the error line
+            number = failed.index + 1 if failed.index is not None else failed.position
+            where = f"at step {number}" + ("" if self.single_step else f"/{len(rows)}")
+            where += f" '{failed.name}'"
+            if failed.plugin and failed.plugin != failed.name:
+                where += f" ({failed.plugin})"
         self.echo(
             f"run {event.run_id} of case '{event.case}' FAILED {where} after "
             f"{_seconds(event.seconds)}"
@@ -184,11 +187,14 @@ class EndOfRunPrinter:
         if quality is not None and quality.path is not None and self.quality:
             self.echo(f"quality results: {_relative(quality.path, self.root)}")
         self.echo(f"the run's record: {self.hint} show {event.run_id}")
-        if failed is not None:
-            self.echo(
-                f"after fixing it: {self.hint} pipeline --case {event.case}  "
-                f"(or the step alone: {self.hint} plugin {failed.name} --case {event.case})"
-            )
+        step = failed.name if failed is not None else None
+        if step is None:  # a failure outside a step: the whole run again
+            self.echo(f"after fixing it: {self.hint} pipeline --case {event.case}")
+        elif self.single_step:
+            self.echo(f"after fixing it: {self.hint} plugin {step} --case {event.case}")
+        else:
+            self.echo(f"after fixing it: {self.hint} pipeline --case {event.case}")
+            self.echo(f"  or the step alone: {self.hint} plugin {step} --case {event.case}")
 
 
 def render_steps(rows: Sequence[_Row]) -> str:

@@ -458,11 +458,30 @@ def _explain(exc: Any, merged: MergedConfig) -> str:
     if isinstance(value, str) and value and hidden != value:  # a validator quoted it
         message = message.replace(repr(value), str(hidden)).replace(value, str(hidden))
     shown = "" if isinstance(value, Mapping) else f" (got {quote_value(hidden)})"
-    if error["type"] == "string_type":
+    if _missing_space(value) and error["type"] in _STRUCTURE_ERRORS:
+        key_text, _, rest = value.partition(":")
+        shown += (
+            f"; YAML reads '{value}' as one text because there is no space after ':': "
+            f"write '{key_text}: {rest}'"
+        )
+    elif error["type"] == "string_type":
         shown += merged.quote_hint(loc)
     elif error["type"] in ("bool_type", "bool_parsing"):
         shown += boolean_hint(value)
     return f"{where}: {key}: {message}{shown}"
+
+
+# validation errors where a mapping (or list) was expected and something else was found
+_STRUCTURE_ERRORS = frozenset(
+    {"dict_type", "model_type", "model_attributes_type", "list_type", "mapping_type"}
+)
+
+
+def _missing_space(value: Any) -> bool:
+    """True for text like ``plugin:Raiser`` or ``{a:1}``: a key and a value run together."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[\w.\-]+:[^\s:/].*", value) is not None
 
 
 def _check_project_only(merged: MergedConfig, key: KeyPath, count: int) -> None:
