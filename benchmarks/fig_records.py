@@ -94,7 +94,7 @@ def chain_figure(root: Path, rounds: int) -> dict[str, Any]:
     logging.disable(logging.CRITICAL)
     project = Project.at(chain_project(root))
     on, off = Session(project), Session(project)
-    off._recorder = lambda *args, **kwargs: (lambda event: None)  # type: ignore[method-assign]
+    off._recorder = lambda *args, **kwargs: lambda event: None  # type: ignore[method-assign]
     for session in (on, off):  # warm-up: imports, registry, database
         session.run_pipeline("chain")
     times: dict[str, list[float]] = {"on": [], "off": []}
@@ -175,26 +175,64 @@ def store_figure(root: Path, runs: int, rounds: int) -> dict[str, Any]:
         run_id = f"20260101-{n:06d}-{n % 4096:06x}"
         store.begin_run(
             RunRecord(
-                run_id, "demo", "pipeline", ("run.py", "pipeline", "--case", "demo"),
-                started + n, None, "running", None, None, None, 1, "bench", config, {}, 8,
+                run_id,
+                "demo",
+                "pipeline",
+                ("run.py", "pipeline", "--case", "demo"),
+                started + n,
+                None,
+                "running",
+                None,
+                None,
+                None,
+                1,
+                "bench",
+                config,
+                {},
+                8,
             )
         )
         for position in range(1, 9):
             versions = tuple(
                 DatasetVersion(
-                    role, f"p{k}", f"s{position}_{k}", "parquet",
+                    role,
+                    f"p{k}",
+                    f"s{position}_{k}",
+                    "parquet",
                     f"cases/demo/data/s{position}_{k}.parquet",
-                    f"xxh3_128:{n:016x}{position:08x}{k:08x}", 1000, 10, 3, "DataFrame 10×3",
+                    f"xxh3_128:{n:016x}{position:08x}{k:08x}",
+                    1000,
+                    10,
+                    3,
+                    "DataFrame 10×3",
                 )
                 for k, role in enumerate(("input", "input", "output"))
             )
             store.add_step(
                 run_id,
-                StepRecord(position, position - 1, f"step{position}", f"P{position}", "m",
-                           "xxh3_128:0", {"a": 1}, "succeeded", 0.1, (), None, versions),
+                StepRecord(
+                    position,
+                    position - 1,
+                    f"step{position}",
+                    f"P{position}",
+                    "m",
+                    "xxh3_128:0",
+                    {"a": 1},
+                    "succeeded",
+                    0.1,
+                    (),
+                    None,
+                    versions,
+                ),
             )
-        store.end_run(run_id, status="succeeded", exit_code=0, failed_step=None, error=None,
-                      ended=started + n + 0.5)
+        store.end_run(
+            run_id,
+            status="succeeded",
+            exit_code=0,
+            failed_step=None,
+            error=None,
+            ended=started + n + 0.5,
+        )
     store.close()
     middle = f"20260101-{runs // 2:06d}"
     commands = {
@@ -228,9 +266,7 @@ def measure(scale: Any, work: Path) -> list[Any]:
     chain = chain_figure(work / "records" / "chain", rounds=10 if scale.quick else 40)
     demo = demo_figure(work / "records" / "demo", scale.demo_rows, rounds)
     store = store_figure(work / "records" / "store", runs, rounds if scale.quick else 5)
-    extra = Stat.of(
-        1000 * (a - b) for a, b in zip(*chain["samples"].values(), strict=True)
-    )
+    extra = Stat.of(1000 * (a - b) for a, b in zip(*chain["samples"].values(), strict=True))
     cost = ratio(demo["samples"]["on"], demo["samples"]["off"])
     rows = [
         Row(

@@ -341,11 +341,28 @@ def test_pipeline_prints_the_closing_line_then_the_tables(project: Path, cli) ->
         r"run \d{8}-\d{6}-[0-9a-f]{6} of case 'demo' finished: 8 steps in \d+\.\d\d s", lines[0]
     )
     run_id = lines[0].split()[1]
-    assert lines[1].split() == ["#", "step", "status", "time", "rows", "in", "rows", "out", "quality"]
+    assert lines[1].split() == [
+        "#",
+        "step",
+        "status",
+        "time",
+        "rows",
+        "in",
+        "rows",
+        "out",
+        "quality",
+    ]
     steps, summary, quality = result.out.split("\n\n", 2)
     assert len(steps.splitlines()) == 2 + 1 + 8  # closing line, header, rule, a row a step
     assert summary.splitlines()[0].split() == [
-        "data", "source", "status", "shape", "/", "type", "size", "path"
+        "data",
+        "source",
+        "status",
+        "shape",
+        "/",
+        "type",
+        "size",
+        "path",
     ]
     assert "report" in summary and "quality_results" in summary
     assert re.match(r"data quality: (\d+) checks: \1 passed\n", quality)

@@ -169,6 +169,7 @@ def test_source_check_stops_the_run_in_the_step_that_writes_the_source(project: 
     assert "failed checks (1, each stops the run):" in message
     assert "wheel: range(speed_mps) FAILED" in message
     assert f"{len(bad):,} of {len(wheel):,} rows" in message
+
     def shown(value: float) -> str:  # floats as written in messages: exactly
         value = float(value)
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)

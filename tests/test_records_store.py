@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -28,6 +29,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 from typing import ClassVar
 
 import pandas as pd
@@ -294,6 +296,17 @@ def test_a_killed_run_is_shown_as_unknown_naming_its_pid(project: Path, cli, tmp
     proc = start(project, "pipeline", "--case", "block")
     try:
         wait_for(marker, proc)
+        # the step that finished is in the store while the next one runs (written in
+        # batches, at most FLUSH_INTERVAL_S after it finished), and `runs` shows it
+        deadline = time.monotonic() + 10
+        while True:
+            listed = json.loads(cli(project, "runs", "--json", "--case", "block").out)
+            if (listed and listed[0]["steps_run"] == 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert [(r["status"], r["steps_run"], r["steps_total"]) for r in listed] == [
+            ("running", 1, 2)
+        ]
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.communicate(timeout=30)
@@ -310,6 +323,11 @@ def test_a_killed_run_is_shown_as_unknown_naming_its_pid(project: Path, cli, tmp
     record = show_json(cli, project, runs[0]["run_id"])
     assert f"PID {proc.pid}" in record["error"]
     assert record["seal_intact"] is True
+    # the killed run's record keeps the step that finished, with its output's hash
+    [noisy] = record["steps"]
+    assert (noisy["name"], noisy["status"]) == ("Noisy", "succeeded")
+    [written] = [d for d in noisy["datasets"] if d["role"] == "output"]
+    assert written["content_hash"] == hash_file(project / written["location"])[0]
     # and the killed case runs again (its lock and temporaries are no obstacle)
     release.write_text("go")
     assert run_subprocess(project, "pipeline", "--case", "block").code == 0
@@ -551,3 +569,131 @@ def test_a_step_alone_keeps_the_other_steps_quality_results(project: Path, cli) 
     aligner = show_json(cli, project, "last~1")
     assert [s["name"] for s in aligner["steps"]] == ["SignalAligner"]
     assert len(aligner["steps"][0]["quality"]) == steps_before["SignalAligner"]
+
+
+# -- the store's schema and its writes -------------------------------------------------
+
+
+def _record(run_id: str, config: dict, status: str = "running") -> Any:
+    from datareplay.records.store import RunRecord
+
+    return RunRecord(
+        run_id=run_id,
+        case="c",
+        kind="pipeline",
+        command=("run.py", "pipeline"),
+        started=1.0,
+        ended=None,
+        status=status,
+        exit_code=None,
+        failed_step=None,
+        replay_of=None,
+        pid=os.getpid(),
+        host="here",
+        config=config,
+        environment={"python": "3"},
+        steps_total=1,
+    )
+
+
+def test_a_store_of_schema_1_is_migrated_and_its_sealed_records_still_verify(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from datareplay.records import store as records
+
+    path = tmp_path / "runs.sqlite"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(f"BEGIN;{records._SCHEMA}PRAGMA user_version=1;COMMIT;")
+    config = {"data": {"pipeline": [{"plugin": "P"}]}, "origins": {"pipeline[0].plugin": "x:3"}}
+    sealed = replace(_record("old-run", config), status="succeeded")
+    old.execute(
+        "INSERT INTO runs (id, case_name, kind, command, started, ended, status, exit_code, "
+        "failed_step, replay_of, pid, host, config, environment, steps_total, steps_run, "
+        "error, seal) VALUES ('old-run', 'c', 'pipeline', ?, 1.0, NULL, 'succeeded', NULL, "
+        "NULL, NULL, ?, 'here', ?, ?, 1, 0, NULL, ?)",
+        (
+            json.dumps(["run.py", "pipeline"]),
+            os.getpid(),
+            json.dumps(config),
+            json.dumps({"python": "3"}),
+            records.seal_of(sealed),
+        ),
+    )
+    old.close()
+
+    store = records.SqliteRunStore(path)
+    got = store.get("old-run")
+    assert got is not None and got.config == config
+    assert store.seal_intact(got) is True
+    store.begin_run(_record("new-run", {"data": {"a": 1}}))
+    store.end_run(
+        "new-run", status="succeeded", exit_code=0, failed_step=None, error=None, ended=2.0
+    )
+    new = store.get("new-run")
+    assert new is not None and new.config == {"data": {"a": 1}}
+    assert new.seal is not None and new.seal.startswith(records.ROW_SEAL)
+    assert store.seal_intact(new) is True
+    assert [r.config for r in store.list_runs()] == [{}, {}]  # a listing leaves it out
+    store.close()
+    with database_at(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == records.SCHEMA_VERSION
+        # the new run's configuration is sealed with the rest of its record
+        with pytest.raises(sqlite3.DatabaseError, match="sealed"):
+            db.execute("UPDATE run_configs SET config = '{}' WHERE run_id = 'new-run'")
+        db.execute("DROP TRIGGER sealed_config_rows")
+        db.execute('UPDATE run_configs SET config = \'{"data": {"a": 2}}\'')
+        db.commit()
+    reopened = records.SqliteRunStore(path)
+    changed = reopened.get("new-run")
+    assert changed is not None and reopened.seal_intact(changed) is False
+    reopened.close()
+
+
+@contextlib.contextmanager
+def database_at(path: Path) -> Iterator[sqlite3.Connection]:
+    db = sqlite3.connect(path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def test_a_long_pipeline_is_recorded_whole_and_in_order(project: Path, cli) -> None:
+    steps = 400  # more than one batch of the recorder's flusher at any speed
+    add_case(
+        project,
+        "long",
+        "description: a long chain\ndata_sources:\n"
+        + "".join(f"  d{i}: {{format: memory}}\n" for i in range(steps))
+        + f"{RAW}pipeline:\n  - {{plugin: Noisy, name: s0, inputs: {{data: wheel_speed_raw}}, "
+        "outputs: {noise: d0}}\n"
+        + "".join(
+            f"  - {{plugin: Noisy, name: s{i}, inputs: {{data: d{i - 1}}}, outputs: {{noise: d{i}}}}}\n"
+            for i in range(1, steps)
+        ),
+    )
+    assert cli(project, "pipeline", "--case", "long").code == 0
+    record = show_json(cli, project)
+    assert [s["name"] for s in record["steps"]] == [f"s{i}" for i in range(steps)]
+    assert [s["position"] for s in record["steps"]] == list(range(1, steps + 1))
+    assert record["seal_intact"] is True
+    listed = json.loads(cli(project, "runs", "--json", "--limit", "1").out)
+    assert (listed[0]["steps_run"], listed[0]["steps_total"]) == (steps, steps)
+
+
+def test_a_record_that_cannot_be_written_stops_the_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datareplay.errors import DataReplayError
+    from datareplay.project.paths import Project
+    from datareplay.records.store import SqliteRunStore
+    from datareplay.session import Session
+
+    def full(self: SqliteRunStore, run_id: str, steps: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SqliteRunStore, "add_steps", full)
+    with pytest.raises((sqlite3.OperationalError, DataReplayError), match="disk is full"):
+        Session(Project.at(project)).run_pipeline("demo")

@@ -57,7 +57,10 @@ def test_sys_exit_in_a_plugin_fails_its_step_and_the_run_finishes(tmp_path: Path
             sys.exit(3)
 
     runner, seen = run_one(tmp_path, Quitter)
-    with pytest.raises(StepFailed, match=r"the plugin called sys.exit\(3\) \(.*test_run_edges\.py:57 in run; --debug shows the traceback\)$") as info:
+    with pytest.raises(
+        StepFailed,
+        match=r"the plugin called sys.exit\(3\) \(.*test_run_edges\.py:57 in run; --debug shows the traceback\)$",
+    ) as info:
         runner.run()
     assert info.value.exit_code == 1
     assert isinstance(seen[-1], events.RunFinished) and seen[-1].status == "failed"

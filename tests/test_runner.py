@@ -329,7 +329,9 @@ def test_failure_uses_the_steps_own_index(tmp_path: Path) -> None:
             raise RuntimeError
 
     steps = [step(0, Boom, name="a"), step(4, Boom, name="e")]
-    with pytest.raises(StepFailed, match=r"^step 5 'e' \(plugin Boom\) .*: RuntimeError \(.*:\d+ in run; --debug"):
+    with pytest.raises(
+        StepFailed, match=r"^step 5 'e' \(plugin Boom\) .*: RuntimeError \(.*:\d+ in run; --debug"
+    ):
         runner(steps, make_hub(tmp_path)).run([steps[1]])
 
 

@@ -897,13 +897,30 @@ def _load_format_libraries(catalog: DataCatalog, steps: Sequence[Step]) -> None:
 def config_record(config: CaseConfig) -> dict[str, Any]:
     """The resolved configuration as a run records it: every value (those read from
     environment variables redacted, with the variables named), each with its origin."""
-    from datareplay.config.merged import leaf_paths
     from datareplay.config.safe_yaml import format_path
     from datareplay.records.recorder import plain
 
     merged = config.merged
     data = merged.shown(merged.data)
-    origins = {format_path(path): merged.origin(path) for path, _ in leaf_paths(merged.data)}
+    known = merged.origins
+    origins: dict[str, str] = {}
+
+    def walk(value: Any, path: tuple[str | int, ...], text: str) -> None:
+        # one pass, each leaf's dotted path grown from its parent's (not re-rendered)
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                if isinstance(key, int):  # as format_path renders it
+                    walk(item, (*path, key), f"{text}[{key}]")
+                else:
+                    walk(item, (*path, key), f"{text}.{key}" if text else str(key))
+        elif isinstance(value, list) and value:
+            for index, item in enumerate(value):
+                walk(item, (*path, index), f"{text}[{index}]")
+        else:
+            origin = known.get(path)
+            origins[text] = origin if origin is not None else merged.origin(path)
+
+    walk(merged.data, (), "")
     env = {format_path(path): list(names) for path, names in merged.env.paths.items()}
     return {"data": plain(data), "origins": origins, "env": env, "files": config.files}
 

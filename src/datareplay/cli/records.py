@@ -117,12 +117,11 @@ def register(group: click.Group, pass_state: Callable[..., Any]) -> None:
     def show_command(state: Any, run: str, as_json: bool) -> None:
         """Show one run's record: steps, timings, hashes, quality, config with origins."""
         from datareplay.records.selectors import resolve_run
-        from datareplay.records.store import seal_of
 
         store = _store(state)
         record = store.get(resolve_run(run, store.ids()))
         assert record is not None
-        intact = record.seal is None or seal_of(record) == record.seal
+        intact = store.seal_intact(record) is not False
         if as_json:
             data = record.as_dict()
             data["seal_intact"] = intact if record.seal is not None else None

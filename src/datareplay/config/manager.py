@@ -304,6 +304,7 @@ class ConfigManager:
         root = self.project.root
         roots = self._data_roots(config)
         case_data = self.case_data_folder(config)
+        resolved_roots = tuple(root.resolve() for root in roots)
         sources: dict[str, DataSource] = {}
         for name, spec in settings.data_sources.items():
             where = merged_where(config, ("data_sources", name))
@@ -345,7 +346,7 @@ class ConfigManager:
                 description=spec.description,
                 trusted=trusted,
                 checks=checks,
-                roots=tuple(root.resolve() for root in roots),
+                roots=resolved_roots,
                 store=case_data,
                 options=tuple(options.items()),
             )

@@ -5,10 +5,11 @@ the run it replays, the resolved configuration with origins, the environment), o
 of ``steps`` per step that ran or was skipped (plugin, origin, code fingerprint, params,
 duration, quality results, error) and one row of ``datasets`` per input read and output
 written (source, format, location relative to the project, content hash, bytes, rows,
-columns). Every state change is one transaction. A record is *sealed* when its run
-ends: SQLite triggers refuse any later change to the run, its steps or its datasets
-(only ``gc`` may delete a whole record), and the ``seal`` column holds the xxh3_128 hash
-of the record's canonical JSON, which ``show`` checks.
+columns). Every write is one transaction (the recorder writes finished steps in
+batches). A record is *sealed* when its run ends: SQLite triggers refuse any later
+change to the run, its steps or its datasets (only ``gc`` may delete a whole record),
+and the ``seal`` column holds the xxh3_128 hash of the record's stored rows
+(``_row_seal``), which ``show`` checks.
 
 The database runs in WAL mode (readers never wait for the writer) with a busy timeout,
 so two cases running at once both record, and ``runs``/``show`` answer while a run goes
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORDS_FOLDER = ".datareplay"  # in the project root: runs.sqlite, objects/, replays/
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -148,6 +149,49 @@ def canonical(record: RunRecord) -> bytes:
     return json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
 
 
+ROW_SEAL = "rows-xxh3_128:"
+"""Prefix of a seal over the stored rows (``_row_seal``); ``xxh3_128:`` seals, over the
+record as sorted JSON (``seal_of``), are from the first version of the store."""
+
+# a run's configuration: in run_configs from schema 2 on, in runs.config before
+_CONFIG = "COALESCE((SELECT c.config FROM run_configs c WHERE c.run_id = runs.id), runs.config)"
+_SEALED_RUN_COLUMNS = (
+    "id, case_name, kind, command, started, ended, exit_code, failed_step, replay_of, "
+    f"pid, host, {_CONFIG}, environment, steps_total, steps_run, error"
+)
+_SEALED_STEP_COLUMNS = (
+    "position, idx, name, plugin, origin, fingerprint, params, status, seconds, quality, error"
+)
+_SEALED_DATASET_COLUMNS = (
+    "position, role, port, source, format, location, content_hash, size_bytes, rows, columns, kind"
+)
+
+
+def _row_seal(db: sqlite3.Connection, run_id: str, status: str) -> str:
+    """The xxh3_128 of run ``run_id``'s rows as stored (its final ``status`` included).
+
+    The rows are hashed as SQLite returns them (the JSON columns as their stored text), so
+    sealing a run costs one pass over its rows without decoding them: linear in the
+    number of steps and datasets. Any later change to a value, or a row added, removed or
+    reordered, gives another hash.
+    """
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    run = db.execute(f"SELECT {_SEALED_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+    digest.update(repr((status, run.fetchone())).encode())
+    for table, columns, order in (
+        ("steps", _SEALED_STEP_COLUMNS, "position"),
+        ("datasets", _SEALED_DATASET_COLUMNS, "rowid"),
+    ):
+        digest.update(f"\n{table}".encode())
+        rows = db.execute(
+            f"SELECT {columns} FROM {table} WHERE run_id = ? ORDER BY {order}", (run_id,)
+        )
+        digest.update(repr(rows.fetchall()).encode())
+    return ROW_SEAL + digest.hexdigest()
+
+
 def seal_of(record: RunRecord) -> str:
     import xxhash
 
@@ -159,6 +203,7 @@ class RunStore(Protocol):
 
     def begin_run(self, record: RunRecord) -> None: ...
     def add_step(self, run_id: str, step: StepRecord) -> None: ...
+    def add_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None: ...
     def end_run(
         self,
         run_id: str,
@@ -250,21 +295,52 @@ CREATE TRIGGER IF NOT EXISTS sealed_dataset_rows BEFORE UPDATE ON datasets
     BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END;
 """
 
+# Schema 2: a run's configuration (about 400 bytes a step) in a table of its own, written
+# once, so that ending a run rewrites a small row (runs of schema 1 keep theirs in
+# ``runs.config``) and listing runs never reads it.
+_CONFIG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_configs (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id),
+    config TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS sealed_config BEFORE INSERT ON run_configs
+    WHEN (SELECT status FROM runs WHERE id = NEW.run_id) != 'running'
+    BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END;
+CREATE TRIGGER IF NOT EXISTS sealed_config_rows BEFORE UPDATE ON run_configs
+    BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END;
+"""
+_MIGRATIONS = {1: _CONFIG_SCHEMA}  # from schema N to N + 1
+
 _RUN_COLUMNS = (
     "id, case_name, kind, command, started, ended, status, exit_code, failed_step, "
     "replay_of, pid, host, config, environment, steps_total, error, seal"
 )
+_RUN_SELECT = _RUN_COLUMNS.replace(" config,", f" {_CONFIG},")
+_LISTED = _RUN_COLUMNS.replace(" config,", " '{}',")  # a listing leaves the config out
+
+# A run's row holds its whole configuration, so it is not rewritten per step (an UPDATE
+# copies the row, which made a long pipeline's recording quadratic): while the run goes
+# on, its count of steps run is counted from ``steps`` (the primary key's range), and
+# ``end_run`` stores it.
+_STEPS_RUN = "(SELECT COUNT(*) FROM steps s WHERE s.run_id = runs.id AND s.status != 'skipped')"
+_STEPS_SO_FAR = f"CASE WHEN status = 'running' THEN {_STEPS_RUN} ELSE steps_run END"
+
+
+_ENCODER = json.JSONEncoder(default=str, allow_nan=True, separators=(",", ":"))
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, allow_nan=True, separators=(",", ":"))
+    """``value`` as compact JSON (objects JSON cannot hold as their text)."""
+    if not value and isinstance(value, dict | list | tuple):
+        return "{}" if isinstance(value, dict) else "[]"  # most steps' params and quality
+    return _ENCODER.encode(value)
 
 
 class SqliteRunStore:
     """Run records in one SQLite file (WAL mode, one transaction per state change).
 
     ``path`` is created with its folder on first use. A connection is opened per store
-    object and used by one thread.
+    object; it may be used from several threads, one at a time (the caller's lock).
     """
 
     def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
@@ -277,16 +353,28 @@ class SqliteRunStore:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+            # a run's recorder writes from a flusher thread, one thread at a time (its lock)
+            db = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint, WAL-safe
             db.execute("PRAGMA foreign_keys=ON")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:  # one script, one transaction: a half-made schema never stays
+            # one script, one transaction: a half-made schema never stays (and every
+            # statement is IF NOT EXISTS, so two processes doing it at once agree)
+            if version == 0:
                 db.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                    f"BEGIN IMMEDIATE;{_SCHEMA}{_CONFIG_SCHEMA}"
+                    f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
                 )
-            elif version > SCHEMA_VERSION:
+            while 0 < version < SCHEMA_VERSION:
+                db.executescript(
+                    f"BEGIN IMMEDIATE;{_MIGRATIONS[version]}"
+                    f"PRAGMA user_version={version + 1};COMMIT;"
+                )
+                version += 1
+            if version > SCHEMA_VERSION:
                 from datareplay.errors import UsageError
 
                 db.close()
@@ -326,31 +414,43 @@ class SqliteRunStore:
                     record.replay_of,
                     record.pid,
                     record.host,
-                    _dumps(record.config),
+                    "",  # in run_configs
                     _dumps(record.environment),
                     record.steps_total,
                 ),
             )
+            db.execute(
+                "INSERT INTO run_configs VALUES (?, ?)", (record.run_id, _dumps(record.config))
+            )
 
     def add_step(self, run_id: str, step: StepRecord) -> None:
         """Record one step and its datasets, in one transaction."""
+        self.add_steps(run_id, (step,))
+
+    def add_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
+        """Record ``steps`` (in order) and their datasets, in one transaction."""
+        if not steps:
+            return
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    step.position,
-                    step.index,
-                    step.name,
-                    step.plugin,
-                    step.origin,
-                    step.fingerprint,
-                    _dumps(step.params),
-                    step.status,
-                    step.seconds,
-                    _dumps(list(step.quality)),
-                    None if step.error is None else _dumps(step.error),
-                ),
+                [
+                    (
+                        run_id,
+                        step.position,
+                        step.index,
+                        step.name,
+                        step.plugin,
+                        step.origin,
+                        step.fingerprint,
+                        _dumps(step.params),
+                        step.status,
+                        step.seconds,
+                        _dumps(list(step.quality)),
+                        None if step.error is None else _dumps(step.error),
+                    )
+                    for step in steps
+                ],
             )
             db.executemany(
                 "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -369,11 +469,10 @@ class SqliteRunStore:
                         d.columns,
                         d.kind,
                     )
+                    for step in steps
                     for d in step.datasets
                 ],
             )
-            if step.status != "skipped":
-                db.execute("UPDATE runs SET steps_run = steps_run + 1 WHERE id = ?", (run_id,))
 
     def end_run(
         self,
@@ -390,23 +489,34 @@ class SqliteRunStore:
         db = self._connect()
         with _transaction(db):
             db.execute(
-                "UPDATE runs SET ended = ?, exit_code = ?, failed_step = ?, error = ? "
+                "UPDATE runs SET ended = ?, exit_code = ?, failed_step = ?, error = ?, "
+                f"environment = COALESCE(?, environment), steps_run = {_STEPS_RUN} "
                 "WHERE id = ? AND status = 'running'",
-                (ended, exit_code, failed_step, error, run_id),
+                (
+                    ended,
+                    exit_code,
+                    failed_step,
+                    error,
+                    None if environment is None else _dumps(environment),
+                    run_id,
+                ),
             )
-            if environment is not None:
-                db.execute(
-                    "UPDATE runs SET environment = ? WHERE id = ? AND status = 'running'",
-                    (_dumps(environment), run_id),
-                )
-            record = self._read(db, run_id)
-            if record is None or record.status != RUNNING:
+            found = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if found is None or found[0] != RUNNING:
                 return
-            final = _with(record, status=status)
             db.execute(
                 "UPDATE runs SET status = ?, seal = ? WHERE id = ?",
-                (status, seal_of(final), run_id),
+                (status, _row_seal(db, run_id, status), run_id),
             )
+
+    def seal_intact(self, record: RunRecord) -> bool | None:
+        """Whether ``record`` (as read by ``get``) still matches its seal; None when the run
+        has none yet (still running, or ended by a version that did not seal)."""
+        if record.seal is None:
+            return None
+        if record.seal.startswith(ROW_SEAL):
+            return _row_seal(self._connect(), record.run_id, record.status) == record.seal
+        return seal_of(record) == record.seal
 
     def mark_dead(self, run_id: str, *, status: str, note: str) -> None:
         """Seal a run whose process is gone (``unknown``/``interrupted``), with ``note``."""
@@ -423,6 +533,7 @@ class SqliteRunStore:
                 marks = ",".join("?" * len(chunk))
                 db.execute(f"DELETE FROM datasets WHERE run_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM steps WHERE run_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM run_configs WHERE run_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
 
     # -- reading -----------------------------------------------------------------------
@@ -432,7 +543,7 @@ class SqliteRunStore:
         return self._read(self._connect(), run_id)
 
     def _read(self, db: sqlite3.Connection, run_id: str) -> RunRecord | None:
-        row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = db.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             return None
         datasets: dict[int, list[DatasetVersion]] = {}
@@ -468,7 +579,8 @@ class SqliteRunStore:
     def list_runs(
         self, *, case: str | None = None, status: str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        """Runs newest first (without their steps), optionally of one case or status."""
+        """Runs newest first, optionally of one case or status (without their steps or
+        configuration: ``get`` reads a whole record)."""
         where, args = [], []
         if case is not None:
             where.append("case_name = ?")
@@ -476,7 +588,7 @@ class SqliteRunStore:
         if status is not None:
             where.append("status = ?")
             args.append(status)
-        sql = f"SELECT {_RUN_COLUMNS}, steps_run FROM runs"
+        sql = f"SELECT {_LISTED}, {_STEPS_SO_FAR} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC, id DESC"
@@ -493,7 +605,7 @@ class SqliteRunStore:
         return [r[0] for r in rows]
 
     def steps_run(self, run_id: str) -> int:
-        row = self._connect().execute("SELECT steps_run FROM runs WHERE id = ?", (run_id,))
+        row = self._connect().execute(f"SELECT {_STEPS_SO_FAR} FROM runs WHERE id = ?", (run_id,))
         found = row.fetchone()
         return int(found[0]) if found else 0
 
