@@ -372,6 +372,20 @@ def _why_unreproducible(git: workspace.GitState, shown: int = 5) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # every figure measures steps that run: incremental runs would restore them from
+    # the previous round (the incremental figure turns it back on for its own runs)
+    before = os.environ.get("DATAREPLAY_NO_CACHE")
+    os.environ["DATAREPLAY_NO_CACHE"] = "1"
+    try:
+        return _main(argv)
+    finally:
+        if before is None:
+            os.environ.pop("DATAREPLAY_NO_CACHE", None)
+        else:
+            os.environ["DATAREPLAY_NO_CACHE"] = before
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     git = workspace.git_state()
     if args.output.resolve() == COMMITTED_RESULTS and not git.clean and not args.allow_dirty:

@@ -477,8 +477,9 @@ def test_a_sealed_record_refuses_changes(project: Path, cli) -> None:
             db.execute("UPDATE datasets SET content_hash = 'x' WHERE run_id = ?", (run_id,))
         with pytest.raises(sqlite3.DatabaseError, match="sealed"):
             db.execute(
-                "INSERT INTO steps VALUES (?, 99, 99, 'x', 'x', 'x', 'x', '{}', 'succeeded', "
-                "0, '[]', NULL)",
+                "INSERT INTO steps (run_id, position, idx, name, plugin, origin, fingerprint, "
+                "params, status, seconds, quality, error) VALUES (?, 99, 99, 'x', 'x', 'x', "
+                "'x', '{}', 'succeeded', 0, '[]', NULL)",
                 (run_id,),
             )
         assert db.execute("SELECT exit_code FROM runs WHERE id = ?", (run_id,)).fetchone() == (0,)

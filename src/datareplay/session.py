@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,32 @@ class CaseOptions:
 
 
 NO_OPTIONS = CaseOptions()
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """Which steps a pipeline run executes, and whether earlier executions are reused.
+
+    ``force`` reruns every step; ``force_steps`` reruns those steps and every step that
+    depends on them; ``cache=False`` runs every step (``--no-cache``). ``from_step``,
+    ``to_step`` and ``only`` select a slice of the pipeline (inputs outside it come from
+    the files the latest runs recorded); ``resume`` continues the latest failed or
+    interrupted run of the case from the step that did not finish.
+    """
+
+    force: bool = False
+    force_steps: tuple[str, ...] = ()
+    cache: bool = True
+    from_step: str | None = None
+    to_step: str | None = None
+    only: tuple[str, ...] = ()
+    resume: bool = False
+
+
+FULL_RUN = RunControl()
+
+NO_CACHE_VARIABLE = "DATAREPLAY_NO_CACHE"
+"""Set to 1 (true, yes, on): every pipeline run runs every step, as with ``--no-cache``."""
 
 
 @dataclass
@@ -414,22 +440,168 @@ class Session:
         *,
         wait: bool = False,
         listeners: Sequence[Listener] = (),
+        control: RunControl = FULL_RUN,
     ) -> RunResult:
-        """Run the whole pipeline of ``case`` under the case's lock.
+        """Run the pipeline of ``case`` under the case's lock, incrementally: a step whose
+        code, params and inputs match an earlier execution is restored, not run
+        (``records.cache``; ``control`` forces reruns, turns that off or selects steps).
 
         ``listeners`` receive the run's events after the built-in ones (log lines,
         quality results, the run's record).
         """
+        if os.environ.get(NO_CACHE_VARIABLE, "").lower() in ("1", "true", "yes", "on"):
+            control = replace(control, cache=False)
         opened = self.open_case(case, options)
         release = opened.config.settings.run.release_memory
+        steps = self.select_steps(opened, control)
         return self._run(
             opened,
-            opened.plan.steps,
+            steps,
             wait=wait,
             release_memory=release,
             listeners=listeners,
             kind="pipeline",
+            control=control,
         )
+
+    def explain(
+        self, case: str, options: CaseOptions = NO_OPTIONS, control: RunControl = FULL_RUN
+    ) -> list[tuple[str, str, str]]:
+        """What a pipeline run of ``case`` would do, without running or writing anything:
+        per selected step ``(name, "cached" | "runs" | "may run", why)``.
+
+        A step whose input comes from a step that runs is ``may run``: it stays cached
+        if that step writes the same bytes as before (early cutoff).
+        """
+        from datareplay.records.cache import describe_change
+
+        opened = self.open_case(case, options)
+        steps = self.select_steps(opened, control)
+        cache = self._cache(opened, steps, control)
+        known: dict[str, str] = {}
+        decided: list[tuple[str, str, str]] = []
+        for step in steps:
+            decision = cache.decide(step, opened.hub, known)
+            unsure = {
+                port: token[len("?runs:") :]
+                for port, token in decision.parts.get("inputs", {}).items()
+                if token.startswith("?runs:")
+            }
+            if decision.cached:
+                assert decision.hit is not None
+                decided.append((step.name, "cached", f"as run {decision.hit.run_id}"))
+                for version in decision.hit.outputs:
+                    known[version.source] = version.content_hash or (
+                        f"memory:{decision.key}:{version.source}"
+                    )
+                continue
+            verdict, why = "runs", decision.reason
+            if unsure and decision.key and not (cache.force or step.name in cache.force_steps):
+                last = cache.store.last_execution(opened.config.name, step.name)
+                rest = ""
+                if last is not None:
+                    then = last[2]
+                    now = {
+                        **decision.parts,
+                        "inputs": {
+                            port: then.get("inputs", {}).get(port, token)
+                            if port in unsure
+                            else token
+                            for port, token in decision.parts["inputs"].items()
+                        },
+                    }
+                    rest = describe_change(step, then, now)
+                if last is not None and not rest:
+                    producers = sorted(set(unsure.values()))
+                    verdict = "may run"
+                    why = (
+                        f"only if {', '.join(producers)} writes other bytes than before "
+                        f"(input {', '.join(step.reads[p] for p in unsure)})"
+                    )
+                elif rest:
+                    why = rest
+            decided.append((step.name, verdict, why))
+            for name in step.writes.values():
+                known[name] = f"?runs:{step.name}"
+        return decided
+
+    def select_steps(self, opened: OpenCase, control: RunControl) -> list[Step]:
+        """The steps ``control`` selects, in plan order (an unknown step name is an
+        UnknownNameError with a suggestion; an empty slice a UsageError)."""
+        plan = opened.plan
+        order = {step.name: index for index, step in enumerate(plan.steps)}
+        first, last = 0, len(plan.steps) - 1
+        if control.resume:
+            first = order[self._resume_point(opened)]
+        if control.from_step is not None:
+            first = max(first, order[plan.step(control.from_step).name])
+        if control.to_step is not None:
+            last = order[plan.step(control.to_step).name]
+        steps = plan.steps[first : last + 1]
+        if control.only:
+            chosen = {plan.step(name).name for name in control.only}
+            steps = [s for s in steps if s.name in chosen]
+        for name in control.force_steps:
+            plan.step(name)
+        if not steps:
+            raise UsageError(
+                "no step is selected: --from must not come after --to in the pipeline "
+                f"({', '.join(s.name for s in plan.steps)})"
+            )
+        if len(steps) < len(plan.steps):
+            self._check_slice_inputs(opened, steps)
+        return steps
+
+    def _check_slice_inputs(self, opened: OpenCase, steps: list[Step]) -> None:
+        """Inputs of a slice written by steps outside it must be on disk (a memory one
+        cannot be): else one line names the input, its writer and the fix."""
+        chosen = {s.name for s in steps}
+        written = {name for s in steps for name in s.writes.values()}
+        for step in steps:
+            for port, source in step.reads.items():
+                producer = opened.plan.producers.get(source)
+                if producer is None or producer.name in chosen or source in written:
+                    continue
+                data = opened.hub.sources[source]
+                case = opened.config.name
+                hint = f"'{self.command_hint} pipeline --case {case} --to {producer.name}'"
+                if not data.persisted:
+                    raise UsageError(
+                        f"input '{port}' of step '{step.name}' is data source '{source}', "
+                        f"kept in memory by step '{producer.name}', which is outside the "
+                        f"selected steps; include it (--from {producer.name})"
+                    )
+                if not opened.hub.available(source):
+                    raise MissingInputError(
+                        f"input '{port}' of step '{step.name}' (data source '{source}') has "
+                        f"no data: step '{producer.name}', outside the selected steps, writes "
+                        f"it; run {hint} first"
+                    )
+
+    def _resume_point(self, opened: OpenCase) -> str:
+        """The step the latest failed or interrupted run of the case did not finish."""
+        case = opened.config.name
+        store = self.run_store() if (self.records_folder / "runs.sqlite").is_file() else None
+        runs = store.list_runs(case=case, limit=20) if store is not None else []
+        latest = next((r for r in runs if r.kind in ("pipeline", "plugin")), None)
+        if latest is None or latest.status == "succeeded" or latest.status == "running":
+            state = (
+                "no run" if latest is None else f"the latest run ({latest.run_id}) {latest.status}"
+            )
+            raise UsageError(
+                f"nothing to resume for case '{case}': {state}; run "
+                f"'{self.command_hint} pipeline --case {case}'"
+            )
+        record = store.get(latest.run_id) if store is not None else None
+        assert record is not None
+        unfinished = next(
+            (s.name for s in record.steps if s.status not in ("succeeded", "cached")), None
+        )
+        names = [s.name for s in opened.plan.steps]
+        if unfinished is None or unfinished not in names:
+            unfinished = latest.failed_step if latest.failed_step in names else names[0]
+        log.info("resuming run %s of case '%s' at step '%s'", latest.run_id, case, unfinished)
+        return unfinished
 
     def run_plugin(
         self,
@@ -463,6 +635,7 @@ class Session:
         kind: str,
         replay_of: str | None = None,
         run_id: str | None = None,
+        control: RunControl | None = None,
     ) -> RunResult:
         """Take the case's lock, make sure inputs exist and outputs can be written, run.
 
@@ -497,8 +670,35 @@ class Session:
                 release_memory=release_memory,
                 bus=bus,
                 overrides=opened.config.overrides,
+                cache=self._cache(opened, steps, control) if control is not None else None,
             )
             return runner.run(steps)
+
+    def _cache(self, opened: OpenCase, steps: Sequence[Step], control: RunControl) -> Any:
+        """The ``RunCache`` of a pipeline run (the steps ``force_steps`` names and every
+        step downstream of them are forced)."""
+        from datareplay.records.cache import RunCache
+
+        forced: set[str] = set()
+        if control.force_steps:
+            forced = {opened.plan.step(name).name for name in control.force_steps}
+            made = {src for s in steps if s.name in forced for src in s.writes.values()}
+            for step in steps:  # plan order: upstream before downstream
+                if step.name in forced or made & set(step.reads.values()):
+                    forced.add(step.name)
+                    made.update(step.writes.values())
+        return RunCache(
+            self.run_store(),
+            self.object_store(),
+            case=opened.config.name,
+            project_root=self.project.root,
+            shown=lambda step: opened.config.merged.shown(
+                dict(step.params), ("pipeline", step.index, "params")
+            ),
+            force=control.force,
+            force_steps=sorted(forced),
+            enabled=control.cache,
+        )
 
     def _recorder(
         self, opened: OpenCase, steps: Sequence[Step], kind: str, replay_of: str | None

@@ -29,7 +29,7 @@ from datareplay.project.oserrors import os_error
 
 if TYPE_CHECKING:
     from datareplay.config.secrets import Secrets
-    from datareplay.session import CaseOptions, Session
+    from datareplay.session import CaseOptions, RunControl, Session
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -129,6 +129,69 @@ def case_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(decorated)
 
 
+def run_control_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--force, --force-step, --no-cache, --from, --to, --only and --resume, handed to
+    the command as one ``control`` argument (a ``RunControl``)."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        force: bool,
+        force_steps: tuple[str, ...],
+        no_cache: bool,
+        from_step: str | None,
+        to_step: str | None,
+        only: tuple[str, ...],
+        resume: bool,
+        **kwargs: Any,
+    ) -> Any:
+        from datareplay.session import RunControl
+
+        names = tuple(n.strip() for item in only for n in item.split(",") if n.strip())
+        control = RunControl(
+            force=force,
+            force_steps=force_steps,
+            cache=not no_cache,
+            from_step=from_step,
+            to_step=to_step,
+            only=names,
+            resume=resume,
+        )
+        return func(*args, control=control, **kwargs)
+
+    decorated: Callable[..., Any] = command
+    for option in reversed(
+        [
+            click.option("--force", is_flag=True, help="Run every step, cached or not."),
+            click.option(
+                "--force-step",
+                "force_steps",
+                multiple=True,
+                metavar="STEP",
+                help="Run STEP and every step after it that depends on it (repeatable).",
+            ),
+            click.option(
+                "--no-cache", is_flag=True, help="Neither look up nor reuse earlier runs."
+            ),
+            click.option("--from", "from_step", metavar="STEP", help="Start at STEP."),
+            click.option("--to", "to_step", metavar="STEP", help="Stop after STEP."),
+            click.option(
+                "--only",
+                multiple=True,
+                metavar="STEP[,STEP]",
+                help="Run only these steps (inputs from the latest recorded files).",
+            ),
+            click.option(
+                "--resume",
+                is_flag=True,
+                help="Continue the latest failed or interrupted run from its failed step.",
+            ),
+        ]
+    ):
+        decorated = option(decorated)
+    return decorated
+
+
 def _global_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """Store ``--project``/``--debug``/``--quiet``/``--verbose`` given after the command
     name in the group's state."""
@@ -208,19 +271,45 @@ def cli(ctx: click.Context, project: str | None, debug: bool, quiet: bool, verbo
 )
 @click.option("--template", metavar="T", help="Create the case from templates/<T>_case.yaml first.")
 @click.option("--wait", is_flag=True, help="Wait for another run of the case instead of failing.")
+@run_control_options
 @case_options
 @pass_state
 def pipeline(
-    state: _State, case: str, template: str | None, wait: bool, options: CaseOptions
+    state: _State,
+    case: str,
+    template: str | None,
+    wait: bool,
+    control: RunControl,
+    options: CaseOptions,
 ) -> None:
-    """Run the whole pipeline of a case."""
+    """Run the pipeline of a case; steps whose code, params and inputs are unchanged
+    since an earlier run are restored, not run (see --force, --no-cache)."""
     session = state.session()
     if template is not None:
         created = session.create_case(case, template, options)
         where = session.project.relative(session.project.case_dir(case))
         if created:
             click.echo(f"created case '{case}' in {where}/ from template '{template}'", err=True)
-    session.run_pipeline(case, options, wait=wait, listeners=state.run_listeners(session))
+    session.run_pipeline(
+        case, options, wait=wait, listeners=state.run_listeners(session), control=control
+    )
+
+
+@cli.command()
+@click.option("--case", "case", required=True, metavar="CASE", help="Case to explain.")
+@run_control_options
+@case_options
+@pass_state
+def explain(state: _State, case: str, control: RunControl, options: CaseOptions) -> None:
+    """Say, without running anything, which steps a pipeline run would run and why."""
+    from datareplay.cli.render import table
+
+    rows = [("#", "step", "decision", "why")]
+    for position, (name, decision, why) in enumerate(
+        state.session().explain(case, options, control), start=1
+    ):
+        rows.append((str(position), name, decision, why))
+    click.echo(table(rows))
 
 
 @cli.command()

@@ -44,6 +44,7 @@ class _Row:
     quality: list[Any] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     error: str = ""
+    why: str = ""  # why it ran, or where it was restored from (incremental runs)
 
 
 class EndOfRunPrinter:
@@ -81,6 +82,7 @@ class EndOfRunPrinter:
         elif isinstance(event, events.StepStarted):
             row = self._row(event.name)
             row.plugin, row.status, row.index = event.plugin, "running", event.index
+            row.why = event.reason
         elif isinstance(event, events.StepFinished | events.StepFailed):
             self._outcome(
                 event.outcome, "ran" if isinstance(event, events.StepFinished) else "failed"
@@ -111,6 +113,10 @@ class EndOfRunPrinter:
         row.rows_out = _total_rows(outcome.outputs.values())
         row.quality = list(outcome.quality)
         row.outputs = list(outcome.outputs)
+        if outcome.cached:
+            row.status, row.why = "cached", f"as run {outcome.cached_from}"
+        elif outcome.nondeterministic:
+            row.why += f" (NOT deterministic: {', '.join(outcome.nondeterministic)})"
         if outcome.error is not None:
             row.error = outcome.error.message
         self.quality.extend(outcome.quality)
@@ -129,9 +135,11 @@ class EndOfRunPrinter:
                 f"in {_seconds(row.seconds)}"
             )
         else:
+            cached = sum(1 for r in self.rows.values() if r.status == "cached")
+            split = f" ({len(ran)} ran, {cached} cached)" if cached else ""
             self.echo(
                 f"run {event.run_id} of case '{event.case}' finished: "
-                f"{_count(event.steps_run, 'step')} in {_seconds(event.seconds)}"
+                f"{_count(event.steps_run, 'step')}{split} in {_seconds(event.seconds)}"
             )
         if self.quiet:
             return
@@ -194,12 +202,21 @@ class EndOfRunPrinter:
             self.echo(f"after fixing it: {self.hint} plugin {step} --case {event.case}")
         else:
             self.echo(f"after fixing it: {self.hint} pipeline --case {event.case}")
+            self.echo(
+                f"  or go on from that step: {self.hint} pipeline --case {event.case} --resume"
+            )
             self.echo(f"  or the step alone: {self.hint} plugin {step} --case {event.case}")
 
 
 def render_steps(rows: Sequence[_Row]) -> str:
     """The steps of a run: status, duration, rows in and out, quality verdict."""
-    table_rows = [("#", "step", "status", "time", "rows in", "rows out", "quality")]
+    # the why column, once a step was restored or ran for a reason other than a first run
+    why = any(row.why and row.why != "no earlier run" for row in rows)
+    table_rows: list[tuple[str, ...]] = [
+        ("#", "step", "status", "time", "rows in", "rows out", "quality")
+    ]
+    if why:
+        table_rows[0] += ("why",)
     for row in rows:
         label = row.name if row.plugin in ("", row.name) else f"{row.name} ({row.plugin})"
         table_rows.append(
@@ -212,6 +229,7 @@ def render_steps(rows: Sequence[_Row]) -> str:
                 f"{row.rows_out:,}" if row.rows_out is not None else "",
                 verdict(row.quality),
             )
+            + ((_clip(row.why, 60),) if why else ())
         )
     return table(table_rows)
 

@@ -222,6 +222,16 @@ class DataCatalog:
         self.expected.pop(name, None)  # this catalog wrote it: the file is what it wrote
         return ref
 
+    def restored(self, name: str, ref: DataRef) -> None:
+        """Source ``name``'s file was put back as the version ``ref`` (an incremental
+        run restored a step instead of running it): the next read loads that file."""
+        self._cache.pop(name, None)
+        self._touched.add(name)
+        self._released.discard(name)
+        self.refs[name] = ref
+        self.versions[name] = ref
+        self.expected.pop(name, None)
+
     __getitem__ = load
 
     def __setitem__(self, name: str, value: Any) -> None:

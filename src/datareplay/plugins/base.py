@@ -143,11 +143,16 @@ class BasePlugin:
 
     Subclasses set ``inputs`` and ``outputs`` (mappings of port name to description),
     declare parameters as ``Param`` class attributes and implement ``run``.
+
+    ``cacheable = False`` marks a plugin whose result is not a function of its code,
+    params and inputs alone (it reads the clock, a random source or a service, or acts on
+    the world): it runs in every run, never restored from an earlier one.
     """
 
     inputs: ClassVar[Mapping[str, str]] = {}
     outputs: ClassVar[Mapping[str, str]] = {}
     params: ClassVar[Mapping[str, Param]] = {}
+    cacheable: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

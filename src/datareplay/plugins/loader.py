@@ -261,3 +261,71 @@ def relative_import(name: str, importer: Path, *, folder: Path, text: str) -> st
     if matched:
         return f"from {dots} import {top}{matched.group(1) or ''}"
     return f"from {dots}{top} import ..."
+
+
+def code_modules(cls: type[BasePlugin]) -> dict[str, str]:
+    """The modules whose code decides what plugin ``cls`` computes, with their hashes.
+
+    Returns ``{module name: "xxh3_128:<hex>"}`` for the plugin's own module and every
+    module of the same top-level package (the mounted plugin folder, or the installed
+    distribution's package) that it imports, directly or through each other: the
+    ``import`` statements of each module's source are read (those inside functions too),
+    relative imports resolved against its package. Modules of other packages (pandas,
+    the standard library) are left out: their versions are recorded with each run.
+    """
+    import ast
+    import importlib.util
+
+    top = cls.__module__.split(".", 1)[0]
+    found: dict[str, str] = {}
+    todo = [cls.__module__]
+    if top == "datareplay":  # a built-in plugin: its module and the engine's version
+        from datareplay import __version__
+
+        found["datareplay"] = __version__
+        top = cls.__module__  # nothing else is followed
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if path is None:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            path = spec.origin if spec is not None and spec.has_location else None
+        if not path or not str(path).endswith(".py"):
+            continue
+        try:
+            source = Path(path).read_bytes()
+        except OSError:
+            continue
+        found[name] = _hash_bytes(source)
+        package = name if Path(path).name == "__init__.py" else name.rpartition(".")[0]
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    anchor = ".".join(parts[: len(parts) - node.level + 1])
+                    base = f"{anchor}.{base}" if base else anchor
+                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                if target and target.split(".", 1)[0] == top and target not in found:
+                    todo.append(target)
+    return dict(sorted(found.items()))
+
+
+def _hash_bytes(data: bytes) -> str:
+    import xxhash
+
+    return "xxh3_128:" + xxhash.xxh3_128_hexdigest(data)

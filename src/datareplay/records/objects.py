@@ -139,6 +139,31 @@ class ObjectStore:
             os.fsync(dst.fileno())
         return "copied"
 
+    def place(self, content_hash: str, target: Path, *, link: bool = True) -> str:
+        """Put the stored version ``content_hash`` at ``target``, atomically (a temporary
+        beside it, then a rename); return how: ``"cloned"`` (copy-on-write),
+        ``"linked"`` (a hard link: the file shares the stored, read-only inode) or
+        ``"copied"`` (files up to 16 MiB, other file systems, and ``link=False``).
+
+        Raises OSError when the version is not stored.
+        """
+        from datareplay.data.atomic import temp_path_for
+
+        stored = self.path_of(content_hash)
+        size = os.stat(stored).st_size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path_for(target)
+        with self._lock(exclusive=False):  # gc cannot delete it meanwhile
+            try:
+                how = self._materialise(stored, tmp, size if link else 0)
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+        fsync_dir(target.parent)
+        return how
+
     def verify(self, content_hash: str) -> bool:
         """True when the stored version exists and its bytes still hash to its name."""
         path = self.path_of(content_hash)

@@ -208,11 +208,15 @@ class RunRecorder:
                 origin=self._origin(outcome.name),
                 fingerprint=self._fingerprint(outcome.name),
                 params=plain(self._params(outcome.name)),
-                status=status,
+                status="cached" if outcome.cached else status,
                 seconds=outcome.seconds,
                 quality=tuple(plain(_quality_row(r)) for r in outcome.quality),
                 error=error,
                 datasets=tuple(datasets),
+                cache_key=outcome.cache_key,
+                cache=outcome.cache,
+                reason=outcome.reason,
+                cached_from=outcome.cached_from,
             )
         )
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RECORDS_FOLDER = ".datareplay"  # in the project root: runs.sqlite, objects/, replays/
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -76,6 +76,12 @@ class StepRecord:
     quality: tuple[Mapping[str, Any], ...] = ()
     error: Mapping[str, Any] | None = None
     datasets: tuple[DatasetVersion, ...] = ()
+    # incremental runs: the step's cache key and what it was made of, why it ran, and
+    # for a step restored instead of run (status ``cached``) the run that computed it
+    cache_key: str = ""
+    cache: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    cached_from: str = ""
 
     def inputs(self) -> list[DatasetVersion]:
         return [d for d in self.datasets if d.role == "input"]
@@ -134,6 +140,18 @@ class RunRecord:
 _RUN_FIELDS = [f for f in RunRecord.__dataclass_fields__ if f != "steps"]
 _STEP_FIELDS = [f for f in StepRecord.__dataclass_fields__ if f != "datasets"]
 _DATASET_FIELDS = list(DatasetVersion.__dataclass_fields__)
+_CACHE_FIELDS = ("cache_key", "cache", "reason", "cached_from")
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """An earlier execution a step can be restored from: the run that computed it, the
+    step's name there, the outputs it wrote and its quality results (as rows)."""
+
+    run_id: str
+    step: str
+    outputs: tuple[DatasetVersion, ...]
+    quality: tuple[Mapping[str, Any], ...]
 
 
 def store_path(project_root: Path) -> Path:
@@ -146,6 +164,9 @@ def canonical(record: RunRecord) -> bytes:
     data = record.as_dict()
     data.pop("seal", None)
     data.pop("seconds", None)
+    for step in data["steps"]:  # fields schema 3 added, absent from these records
+        for name in _CACHE_FIELDS:
+            step.pop(name, None)
     return json.dumps(data, sort_keys=True, default=str, separators=(",", ":")).encode()
 
 
@@ -159,9 +180,11 @@ _SEALED_RUN_COLUMNS = (
     "id, case_name, kind, command, started, ended, exit_code, failed_step, replay_of, "
     f"pid, host, {_CONFIG}, environment, steps_total, steps_run, error"
 )
-_SEALED_STEP_COLUMNS = (
-    "position, idx, name, plugin, origin, fingerprint, params, status, seconds, quality, error"
+_STEP_COLUMNS = (
+    "position, idx, name, plugin, origin, fingerprint, params, status, seconds, quality, "
+    "error, cache_key, cache, reason, cached_from"
 )
+_SEALED_STEP_COLUMNS = _STEP_COLUMNS
 _SEALED_DATASET_COLUMNS = (
     "position, role, port, source, format, location, content_hash, size_bytes, rows, columns, kind"
 )
@@ -298,18 +321,34 @@ CREATE TRIGGER IF NOT EXISTS sealed_dataset_rows BEFORE UPDATE ON datasets
 # Schema 2: a run's configuration (about 400 bytes a step) in a table of its own, written
 # once, so that ending a run rewrites a small row (runs of schema 1 keep theirs in
 # ``runs.config``) and listing runs never reads it.
-_CONFIG_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_configs (
-    run_id TEXT PRIMARY KEY REFERENCES runs (id),
-    config TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS sealed_config BEFORE INSERT ON run_configs
-    WHEN (SELECT status FROM runs WHERE id = NEW.run_id) != 'running'
-    BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END;
-CREATE TRIGGER IF NOT EXISTS sealed_config_rows BEFORE UPDATE ON run_configs
-    BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END;
-"""
-_MIGRATIONS = {1: _CONFIG_SCHEMA}  # from schema N to N + 1
+_CONFIG_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS run_configs ("
+    " run_id TEXT PRIMARY KEY REFERENCES runs (id), config TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS sealed_config BEFORE INSERT ON run_configs"
+    " WHEN (SELECT status FROM runs WHERE id = NEW.run_id) != 'running'"
+    " BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END",
+    "CREATE TRIGGER IF NOT EXISTS sealed_config_rows BEFORE UPDATE ON run_configs"
+    " BEGIN SELECT RAISE(ABORT, 'the record of this run is sealed'); END",
+)
+# Schema 3: what incremental runs need of each step (``records.cache``): its cache key
+# (indexed: the lookup before each step), the key's parts (why a step runs again: the
+# last execution of the same step, found by name), the reason it ran, and for a step
+# restored from an earlier run the run that computed it.
+_CACHE_SCHEMA = (
+    "ALTER TABLE steps ADD COLUMN cache_key TEXT",
+    "ALTER TABLE steps ADD COLUMN cache TEXT",
+    "ALTER TABLE steps ADD COLUMN reason TEXT",
+    "ALTER TABLE steps ADD COLUMN cached_from TEXT",
+    "CREATE INDEX IF NOT EXISTS steps_by_key ON steps (cache_key)",
+    "CREATE INDEX IF NOT EXISTS steps_by_name ON steps (name)",
+)
+# from schema N to N + 1, statement by statement (ALTER TABLE has no IF NOT EXISTS:
+# each migration runs in a transaction that first checks the version again)
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    0: tuple(part.rstrip(";") + ";" for part in _SCHEMA.strip().split(";\n")),
+    1: _CONFIG_SCHEMA,
+    2: _CACHE_SCHEMA,
+}
 
 _RUN_COLUMNS = (
     "id, case_name, kind, command, started, ended, status, exit_code, failed_step, "
@@ -327,6 +366,19 @@ _STEPS_SO_FAR = f"CASE WHEN status = 'running' THEN {_STEPS_RUN} ELSE steps_run 
 
 
 _ENCODER = json.JSONEncoder(default=str, allow_nan=True, separators=(",", ":"))
+
+
+def _migrate(db: sqlite3.Connection) -> int:
+    """Take the store one schema version up (unless another process just did); return
+    the version it has now."""
+    with _transaction(db):
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version < SCHEMA_VERSION:
+            for statement in _MIGRATIONS[version]:
+                db.execute(statement)
+            version += 1
+            db.execute(f"PRAGMA user_version={version}")
+    return version
 
 
 def _dumps(value: Any) -> str:
@@ -361,19 +413,10 @@ class SqliteRunStore:
             db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint, WAL-safe
             db.execute("PRAGMA foreign_keys=ON")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            # one script, one transaction: a half-made schema never stays (and every
-            # statement is IF NOT EXISTS, so two processes doing it at once agree)
-            if version == 0:
-                db.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}{_CONFIG_SCHEMA}"
-                    f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
-                )
-            while 0 < version < SCHEMA_VERSION:
-                db.executescript(
-                    f"BEGIN IMMEDIATE;{_MIGRATIONS[version]}"
-                    f"PRAGMA user_version={version + 1};COMMIT;"
-                )
-                version += 1
+            # each step up is one transaction that checks the version again: a half-made
+            # schema never stays, and two processes opening the store at once agree
+            while version < SCHEMA_VERSION:
+                version = _migrate(db)
             if version > SCHEMA_VERSION:
                 from datareplay.errors import UsageError
 
@@ -433,7 +476,8 @@ class SqliteRunStore:
             return
         with self._write() as db:
             db.executemany(
-                "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO steps (run_id, {_STEP_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -448,6 +492,10 @@ class SqliteRunStore:
                         step.seconds,
                         _dumps(list(step.quality)),
                         None if step.error is None else _dumps(step.error),
+                        step.cache_key or None,
+                        _dumps(step.cache) if step.cache else None,
+                        step.reason or None,
+                        step.cached_from or None,
                     )
                     for step in steps
                 ],
@@ -567,10 +615,13 @@ class SqliteRunStore:
                 quality=tuple(json.loads(s[9])),
                 error=None if s[10] is None else json.loads(s[10]),
                 datasets=tuple(datasets.get(s[0], ())),
+                cache_key=s[11] or "",
+                cache=json.loads(s[12]) if s[12] else {},
+                reason=s[13] or "",
+                cached_from=s[14] or "",
             )
             for s in db.execute(
-                "SELECT position, idx, name, plugin, origin, fingerprint, params, status, "
-                "seconds, quality, error FROM steps WHERE run_id = ? ORDER BY position",
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY position",
                 (run_id,),
             )
         )
@@ -632,6 +683,49 @@ class SqliteRunStore:
             assert version.location is not None
             latest[version.location] = (version, row[10], row[11])
         return latest
+
+    def cache_hit(self, key: str) -> CacheHit | None:
+        """The latest successful execution of a step with cache key ``key`` (of any run
+        and case), with the outputs it wrote and its quality results, or None."""
+        db = self._connect()
+        row = db.execute(
+            "SELECT run_id, position, name, quality, cached_from FROM steps "
+            "WHERE cache_key = ? AND status IN ('succeeded', 'cached') "
+            "ORDER BY rowid DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        outputs = tuple(
+            DatasetVersion(*d)
+            for d in db.execute(
+                "SELECT role, port, source, format, location, content_hash, size_bytes, rows, "
+                "columns, kind FROM datasets WHERE run_id = ? AND position = ? "
+                "AND role = 'output' ORDER BY rowid",
+                (row[0], row[1]),
+            )
+        )
+        return CacheHit(
+            run_id=row[4] or row[0],
+            step=row[2],
+            outputs=outputs,
+            quality=tuple(json.loads(row[3])),
+        )
+
+    def last_execution(self, case: str, step: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(run id, status, cache key parts) of the latest recorded execution of step
+        ``step`` of ``case`` that has a cache key (None: there is none)."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT s.run_id, s.status, s.cache FROM steps s JOIN runs r ON r.id = s.run_id "
+                "WHERE s.name = ? AND r.case_name = ? AND s.cache IS NOT NULL "
+                "ORDER BY r.started DESC, s.rowid DESC LIMIT 1",
+                (step, case),
+            )
+            .fetchone()
+        )
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
 
     def producer_of(self, content_hash: str, case: str | None = None) -> tuple[str, str] | None:
         """The earliest (run id, step) that wrote ``content_hash``, or None."""

@@ -3,7 +3,7 @@
 The runner emits, always in the parent process and in this order::
 
     RunStarted
-      StepStarted → StepFinished | StepFailed      (per step that runs)
+      StepStarted → StepFinished | StepFailed      (per step that runs or is cached)
       StepSkipped                                  (per step that does not run)
     RunFinished | RunInterrupted
 
@@ -48,11 +48,14 @@ class StepStarted:
     index: int
     position: int
     total: int
+    reason: str = ""  # why it runs (incremental runs); "" when it is restored from cache
+    cached: bool = False
 
 
 @dataclass(frozen=True)
 class StepFinished:
-    """A step succeeded; ``outcome`` holds its duration, outputs and quality results."""
+    """A step succeeded, or was restored from an earlier run (``outcome.cached``);
+    ``outcome`` holds its duration, outputs and quality results."""
 
     run_id: str
     outcome: StepOutcome

@@ -38,8 +38,15 @@ class LogListener:
             for key, value, origin in event.overrides:
                 session_log.info("override %s = %r (%s)", key, value, origin)
         elif isinstance(event, events.StepStarted):
+            if event.cached:
+                return  # said by StepFinished, in one line
             label = _label(event.name, event.plugin)
-            run_log.info("step %d/%d %s", event.position, event.total, label)
+            if event.reason:
+                run_log.info(
+                    "step %d/%d %s runs: %s", event.position, event.total, label, event.reason
+                )
+            else:
+                run_log.info("step %d/%d %s", event.position, event.total, label)
         elif isinstance(event, events.StepFinished | events.StepFailed):
             outcome = event.outcome
             failed = isinstance(event, events.StepFailed)
@@ -57,7 +64,15 @@ class LogListener:
                     f"{ref.size_bytes:,}" if ref.size_bytes is not None else "-",
                     ref.content_hash or "no hash",
                 )
-            if isinstance(event, events.StepFinished):
+            if isinstance(event, events.StepFinished) and outcome.cached:
+                run_log.info(
+                    "step %d/%d %s cached: code, params and inputs as in run %s",
+                    event.position,
+                    event.total,
+                    _label(outcome.name, outcome.plugin),
+                    outcome.cached_from,
+                )
+            elif isinstance(event, events.StepFinished):
                 outputs = ", ".join(f"{k} ({v.kind})" for k, v in outcome.outputs.items())
                 run_log.info(
                     "step %d/%d %s done in %.2f s -> %s",

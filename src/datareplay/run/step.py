@@ -85,7 +85,21 @@ class StepOutcome:
     quality: tuple[Any, ...] = ()
     error: StepError | None = None
     inputs: Mapping[str, DataRef] = field(default_factory=dict)
+    # incremental runs (``datareplay.records.cache``): the step's cache key and what it
+    # was made of, why the step ran ("" when it did not), the run whose outputs were
+    # restored instead of running it ("" when it ran), and the outputs a rerun with an
+    # unchanged key wrote differently (the step is not deterministic)
+    cache_key: str = ""
+    cache: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    cached_from: str = ""
+    nondeterministic: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def cached(self) -> bool:
+        """True when the step did not run: its recorded outputs were restored."""
+        return bool(self.cached_from)
