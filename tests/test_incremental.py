@@ -269,6 +269,9 @@ def test_force_force_step_and_no_cache(inc: Path, cli, tmp_path) -> None:
     assert {s[2] for s in steps_of(cli, inc)} == {"forced (--force)"}
     run(cli, inc, "--force-step", "Clip")
     assert ran(tmp_path) == ["Clip", "Double", "Total"]  # and what depends on it
+    reasons = dict((n, r) for n, _, r in steps_of(cli, inc))
+    assert reasons["Clip"] == "forced (--force-step Clip)"
+    assert reasons["Total"] == "forced: depends on Clip (--force-step Clip)"
     run(cli, inc, "--no-cache")
     assert ran(tmp_path) == ["Scale", "Clip", "Double", "Total"]
     bad = cli(inc, "pipeline", "--case", "c", "--force-step", "Clp")
@@ -314,6 +317,13 @@ def test_partial_runs_and_their_errors(inc: Path, cli, tmp_path) -> None:
     assert backwards.code != 0 and "no step is selected" in backwards.err
     unknown = cli(inc, "pipeline", "--case", "c", "--only", "Dubble")
     assert unknown.code != 0 and "Double" in unknown.err
+    for args in (
+        ("--only", ""),
+        ("--only", "Total", "--from", "Scale"),
+        ("--resume", "--to", "Clip"),
+    ):
+        refused = cli(inc, "pipeline", "--case", "c", *args)
+        assert refused.code == 2, (args, refused.err)
     memory = cli(inc, "pipeline", "--case", "mem", "--from", "Double")
     assert memory.code != 0 and "kept in memory" in memory.err
 

@@ -449,8 +449,7 @@ class Session:
         ``listeners`` receive the run's events after the built-in ones (log lines,
         quality results, the run's record).
         """
-        if os.environ.get(NO_CACHE_VARIABLE, "").lower() in ("1", "true", "yes", "on"):
-            control = replace(control, cache=False)
+        control = _with_environment(control)
         opened = self.open_case(case, options)
         release = opened.config.settings.run.release_memory
         steps = self.select_steps(opened, control)
@@ -475,6 +474,7 @@ class Session:
         """
         from datareplay.records.cache import describe_change
 
+        control = _with_environment(control)
         opened = self.open_case(case, options)
         steps = self.select_steps(opened, control)
         cache = self._cache(opened, steps, control)
@@ -496,7 +496,8 @@ class Session:
                     )
                 continue
             verdict, why = "runs", decision.reason
-            if unsure and decision.key and not (cache.force or step.name in cache.force_steps):
+            forced = cache.force or step.name in cache.force_steps or not cache.enabled
+            if unsure and decision.key and not forced:
                 last = cache.store.last_execution(opened.config.name, step.name)
                 rest = ""
                 if last is not None:
@@ -529,10 +530,30 @@ class Session:
         """The steps ``control`` selects, in plan order (an unknown step name is an
         UnknownNameError with a suggestion; an empty slice a UsageError)."""
         plan = opened.plan
+        ranged = control.from_step is not None or control.to_step is not None
+        if control.only and (ranged or control.resume):
+            raise UsageError(
+                "--only selects steps by name: give it without --from, --to or --resume"
+            )
+        if control.resume and ranged:
+            raise UsageError("--resume chooses where to start: give it without --from or --to")
         order = {step.name: index for index, step in enumerate(plan.steps)}
         first, last = 0, len(plan.steps) - 1
         if control.resume:
             first = order[self._resume_point(opened)]
+            # memory data cannot come from the failed run: start at its producers
+            moved = True
+            while moved:
+                moved = False
+                for step in plan.steps[first:]:
+                    for source in step.reads.values():
+                        producer = plan.producers.get(source)
+                        if (
+                            producer is not None
+                            and order[producer.name] < first
+                            and not opened.hub.sources[source].persisted
+                        ):
+                            first, moved = order[producer.name], True
         if control.from_step is not None:
             first = max(first, order[plan.step(control.from_step).name])
         if control.to_step is not None:
@@ -679,14 +700,17 @@ class Session:
         step downstream of them are forced)."""
         from datareplay.records.cache import RunCache
 
-        forced: set[str] = set()
+        forced: dict[str, str] = {}  # step -> the named step it depends on
         if control.force_steps:
-            forced = {opened.plan.step(name).name for name in control.force_steps}
-            made = {src for s in steps if s.name in forced for src in s.writes.values()}
+            named = [opened.plan.step(name).name for name in control.force_steps]
+            made: dict[str, str] = {}  # source -> the named step upstream of it
             for step in steps:  # plan order: upstream before downstream
-                if step.name in forced or made & set(step.reads.values()):
-                    forced.add(step.name)
-                    made.update(step.writes.values())
+                cause = step.name if step.name in named else None
+                if cause is None:
+                    cause = next((made[s] for s in step.reads.values() if s in made), None)
+                if cause is not None:
+                    forced[step.name] = cause
+                    made.update({source: cause for source in step.writes.values()})
         return RunCache(
             self.run_store(),
             self.object_store(),
@@ -696,7 +720,7 @@ class Session:
                 dict(step.params), ("pipeline", step.index, "params")
             ),
             force=control.force,
-            force_steps=sorted(forced),
+            force_steps=forced,
             enabled=control.cache,
         )
 
@@ -1092,6 +1116,13 @@ def _load_format_libraries(catalog: DataCatalog, steps: Sequence[Step]) -> None:
                 names.add("datareplay.quality.evaluate")
     for name in sorted(names):
         importlib.import_module(name)
+
+
+def _with_environment(control: RunControl) -> RunControl:
+    """``control`` with caching off when ``DATAREPLAY_NO_CACHE`` says so."""
+    if os.environ.get(NO_CACHE_VARIABLE, "").lower() in ("1", "true", "yes", "on"):
+        return replace(control, cache=False)
+    return control
 
 
 def config_record(config: CaseConfig) -> dict[str, Any]:

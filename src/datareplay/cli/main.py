@@ -148,6 +148,10 @@ def run_control_options(func: Callable[..., Any]) -> Callable[..., Any]:
         from datareplay.session import RunControl
 
         names = tuple(n.strip() for item in only for n in item.split(",") if n.strip())
+        if only and not names:
+            raise click.UsageError(
+                "--only needs step names, e.g. --only EventDetector,ReportWriter"
+            )
         control = RunControl(
             force=force,
             force_steps=force_steps,

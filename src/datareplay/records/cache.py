@@ -97,7 +97,7 @@ class RunCache:
         project_root: Path,
         shown: Callable[[Step], Mapping[str, Any]],
         force: bool = False,
-        force_steps: Sequence[str] = (),
+        force_steps: Mapping[str, str] | Sequence[str] = (),
         enabled: bool = True,
     ) -> None:
         self.store = store
@@ -106,7 +106,12 @@ class RunCache:
         self.root = project_root
         self.shown = shown
         self.force = force
-        self.force_steps = set(force_steps)
+        # step -> the step --force-step named that it depends on (itself when named)
+        self.force_steps = (
+            dict(force_steps)
+            if isinstance(force_steps, Mapping)
+            else {name: name for name in force_steps}
+        )
         self.enabled = enabled
         self._code: dict[type[Any], dict[str, str]] = {}
         self._hashes: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime, ino)
@@ -126,7 +131,10 @@ class RunCache:
         if self.force:
             return Decision(key, parts, "forced (--force)")
         if step.name in self.force_steps:
-            return Decision(key, parts, f"forced (--force-step {step.name})")
+            cause = self.force_steps[step.name]
+            if cause == step.name:
+                return Decision(key, parts, f"forced (--force-step {step.name})")
+            return Decision(key, parts, f"forced: depends on {cause} (--force-step {cause})")
         unknown = [port for port, token in parts["inputs"].items() if token.startswith("?")]
         if unknown:
             return Decision(key, parts, self.why(step, parts) or f"input {unknown[0]} is missing")
