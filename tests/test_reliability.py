@@ -279,7 +279,7 @@ def test_wait_queues_behind_the_running_case(mini: Path) -> None:
 def test_concurrent_runs_exactly_one_wins(mini: Path) -> None:
     write_case(mini, sleep=1.5)
     for _ in range(3):
-        procs = [start(mini, "pipeline", "--case", "r") for _ in range(2)]
+        procs = [start(mini, "pipeline", "--case", "r", "--no-cache") for _ in range(2)]
         codes = sorted(finish(p) for p in procs)
         assert codes == [0, 2]
 
