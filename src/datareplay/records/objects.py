@@ -95,17 +95,9 @@ class ObjectStore:
             tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            try:
-                how = self._materialise(path, tmp, info.st_size if link else 0)
-                if how == "copied" and hash_file(tmp)[0] != content_hash:
-                    tmp.unlink()
-                    return "changed"
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-            fsync_dir(target.parent)
+            how = self._install(path, tmp, target, info.st_size if link else 0, content_hash)
+            if how != "changed":
+                fsync_dir(target.parent)
             return how
 
     @staticmethod
@@ -154,14 +146,27 @@ class ObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path_for(target)
         with self._lock(exclusive=False):  # gc cannot delete it meanwhile
-            try:
-                how = self._materialise(stored, tmp, size if link else 0)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
+            how = self._install(stored, tmp, target, size if link else 0)
         fsync_dir(target.parent)
+        return how
+
+    @classmethod
+    def _install(
+        cls, path: Path, tmp: Path, target: Path, size: int, content_hash: str | None = None
+    ) -> str:
+        """Materialise ``path`` at ``tmp`` (``_materialise``), then rename it to
+        ``target``; with ``content_hash`` a copy whose bytes differ is dropped
+        (``"changed"``). The temporary never stays behind."""
+        try:
+            how = cls._materialise(path, tmp, size)
+            if content_hash is not None and how == "copied" and hash_file(tmp)[0] != content_hash:
+                tmp.unlink()
+                return "changed"
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         return how
 
     def verify(self, content_hash: str) -> bool:

@@ -51,14 +51,6 @@ class RunResult:
         return [result for step in self.steps for result in step.quality]
 
 
-class Decision(Protocol):
-    key: str
-    reason: str
-
-    @property
-    def cached(self) -> bool: ...
-
-
 class StepCache(Protocol):
     """What the runner asks before each step (``datareplay.records.cache.RunCache``)."""
 
