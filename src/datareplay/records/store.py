@@ -409,14 +409,7 @@ class SqliteRunStore:
             db = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint, WAL-safe
-            db.execute("PRAGMA foreign_keys=ON")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            # each step up is one transaction that checks the version again: a half-made
-            # schema never stays, and two processes opening the store at once agree
-            while version < SCHEMA_VERSION:
-                version = _migrate(db)
+            version = self._prepare(db)
             if version > SCHEMA_VERSION:
                 from datareplay.errors import UsageError
 
@@ -427,6 +420,30 @@ class SqliteRunStore:
                 )
             self._db = db
         return self._db
+
+    def _prepare(self, db: sqlite3.Connection) -> int:
+        """WAL mode, then the schema brought up to date; return its version.
+
+        Each step up is one transaction that checks the version again, so a half-made
+        schema never stays and two processes opening a new store at once agree. Setting
+        the journal mode while another process creates the store can be refused at once
+        ("database is locked", without the busy timeout): that is retried until the
+        store's timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint
+                db.execute("PRAGMA foreign_keys=ON")
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                while version < SCHEMA_VERSION:
+                    version = _migrate(db)
+                return version
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         if self._db is not None:
